@@ -1,0 +1,1 @@
+"""optstate benchmarks: ratios against baselines measured in the same process."""

@@ -1,0 +1,27 @@
+"""optstate: realtime session options as immutable values.
+
+Layers, each importing only those above it:
+
+* core (``attrs`` + ``pyrsistent``): records and field policies (``_record``),
+  ``Patch``/``diff``/``apply`` (``_patch``), errors (``_errors``);
+* schema: ``optstate.openai`` — the OpenAI Realtime records, wire codec, rules;
+* edges, each behind an optional extra and imported only on demand:
+  ``optstate.livekit`` (the adapter), ``optstate.server`` (a loopback Realtime
+  server), ``optstate.strategies`` and ``optstate.testing`` (Hypothesis).
+"""
+
+from ._errors import InvalidOption, OptStateError, StaleSession, UnsupportedInDialect
+from ._patch import Patch, apply, diff, get, patch, set
+
+__all__ = [
+    "InvalidOption",
+    "OptStateError",
+    "Patch",
+    "StaleSession",
+    "UnsupportedInDialect",
+    "apply",
+    "diff",
+    "get",
+    "patch",
+    "set",
+]

@@ -1,0 +1,310 @@
+"""Patches, and the pure functions between states and patches.
+
+A :class:`Patch` is an immutable tree of changes to a record tree: under a
+merge node it holds a sub-patch with only the changed children; at a replace
+leaf it holds the whole new value (``None`` is a real value: null, clear).
+
+The laws, each a Hypothesis property in ``tests/test_patch_laws.py``:
+
+1. ``diff(s, s)`` is empty;
+2. ``apply(old, diff(old, new)) == new``;
+3. every leaf of ``diff(old, new)`` differs between ``old`` and ``new``, and every
+   leaf that differs is in the patch;
+4. ``apply(apply(s, p), q) == apply(s, p | q)``;
+5. unchanged subtrees that are the same object are skipped by identity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from collections.abc import Set as AbstractSet
+from typing import Any, TypeVar, final
+
+import attrs
+
+from ._errors import InvalidOption
+from ._record import MERGE, FieldSpec, is_record, specs, specs_by_name
+
+__all__ = ["Patch", "apply", "diff", "get", "patch", "set"]
+
+S = TypeVar("S")
+_MISSING: Any = object()
+
+
+@final
+class Patch(Mapping[str, Any]):
+    """An immutable tree of changes: ``{field: value-or-sub-Patch}``.
+
+    Keys are attribute names. A value that is a ``Patch`` changes a merge node
+    field by field; any other value replaces a leaf whole. The empty patch is
+    falsy. ``p | q`` composes: ``q`` wins where both name the same leaf.
+    Build one with :func:`optstate.patch` (validated) or :func:`optstate.diff`.
+    """
+
+    __slots__ = ("_changes", "_hash")
+    _changes: dict[str, Any]
+    _hash: int | None
+
+    def __init__(self, changes: Mapping[str, Any] | None = None) -> None:
+        """Wrap ``changes`` (copied). No schema check: see :func:`optstate.patch`."""
+        self._changes = dict(changes) if changes else {}
+        self._hash = None
+
+    @classmethod
+    def _of(cls, changes: dict[str, Any]) -> Patch:
+        # Internal fast path: takes ownership of ``changes`` without copying.
+        p = object.__new__(cls)
+        p._changes = changes
+        p._hash = None
+        return p
+
+    def __getitem__(self, key: str) -> Any:
+        return self._changes[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._changes)
+
+    def __len__(self) -> int:
+        return len(self._changes)
+
+    def __bool__(self) -> bool:
+        return bool(self._changes)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._changes
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Patch):
+            return self is other or self._changes == other._changes
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        if self._hash is None:
+            self._hash = hash(frozenset(self._changes.items()))
+        return self._hash
+
+    def __or__(self, other: Patch) -> Patch:
+        if not isinstance(other, Patch):
+            return NotImplemented
+        if not other._changes:
+            return self
+        if not self._changes:
+            return other
+        merged = dict(self._changes)
+        for key, theirs in other._changes.items():
+            mine = merged.get(key, _MISSING)
+            if isinstance(theirs, Patch) and isinstance(mine, Patch):
+                merged[key] = mine | theirs
+            else:
+                merged[key] = theirs
+        return Patch._of(merged)
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k!r}: {v!r}" for k, v in self.paths().items())
+        return f"Patch({{{inner}}})"
+
+    def paths(self) -> dict[str, Any]:
+        """The leaves of this patch as ``{"dotted.path": new value}``, in order."""
+        out: dict[str, Any] = {}
+        _flatten(self, "", out)
+        return out
+
+    def without(self, paths: AbstractSet[str]) -> Patch:
+        """This patch less the leaves at the given dotted paths."""
+        if not paths:
+            return self
+        return _without(self, "", paths)
+
+
+def _flatten(p: Patch, prefix: str, out: dict[str, Any]) -> None:
+    for key, value in p._changes.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Patch):
+            _flatten(value, path + ".", out)
+        else:
+            out[path] = value
+
+
+def _without(p: Patch, prefix: str, paths: AbstractSet[str]) -> Patch:
+    kept: dict[str, Any] = {}
+    for key, value in p._changes.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Patch):
+            sub = _without(value, path + ".", paths)
+            if sub:
+                kept[key] = sub
+        elif path not in paths:
+            kept[key] = value
+    return Patch._of(kept)
+
+
+EMPTY = Patch()
+
+
+# -- diff --------------------------------------------------------------------------
+
+
+def diff(old: S, new: S) -> Patch:
+    """The smallest patch that turns ``old`` into ``new``.
+
+    Both must be records of the same class. Unchanged subtrees that are the
+    same object cost nothing; a leaf is in the patch iff it differs.
+    """
+    if old is new:
+        return EMPTY
+    if type(old) is not type(new) or not is_record(old):
+        raise TypeError(
+            f"diff needs two records of the same class (got {type(old).__name__} and {type(new).__name__})"
+        )
+    return _diff(old, new, specs(type(old))) or EMPTY
+
+
+def _diff(old: Any, new: Any, fields: tuple[FieldSpec, ...]) -> Patch | None:
+    changes: dict[str, Any] | None = None
+    for f in fields:
+        name = f.name
+        a = getattr(old, name)
+        b = getattr(new, name)
+        if a is b:
+            continue
+        if f.kind is MERGE:
+            sub = _diff(a, b, specs(f.record))  # type: ignore[arg-type]
+            if sub is None:
+                continue
+            b = sub
+        elif a == b:
+            continue
+        if changes is None:
+            changes = {name: b}
+        else:
+            changes[name] = b
+    return None if changes is None else Patch._of(changes)
+
+
+# -- apply -------------------------------------------------------------------------
+
+
+def apply(state: S, change: Patch) -> S:
+    """``state`` with ``change`` applied: named leaves replaced, others kept.
+
+    Every new record goes through its constructor, so validation cannot be
+    bypassed. A bad name or value raises :class:`~optstate.InvalidOption`
+    naming the dotted path; ``state`` is never modified (it is immutable).
+    """
+    if not change:
+        return state
+    if not isinstance(change, Patch):
+        raise TypeError(f"apply needs a Patch (got {type(change).__name__})")
+    return _apply(state, change, "")  # type: ignore[no-any-return]
+
+
+def _apply(record: Any, change: Patch, prefix: str) -> Any:
+    fields = specs_by_name(type(record))
+    updates: dict[str, Any] = {}
+    for name, value in change._changes.items():
+        f = fields.get(name)
+        path = f"{prefix}{name}"
+        if f is None:
+            raise InvalidOption(path, value, f"is not an option of {type(record).__name__}")
+        if f.kind is MERGE:
+            if not isinstance(value, Patch):
+                raise InvalidOption(path, value, "is a group of options: change it with a Patch")
+            updates[name] = _apply(getattr(record, name), value, path + ".")
+        elif isinstance(value, Patch):
+            raise InvalidOption(path, value, "is a single option: give its whole new value")
+        else:
+            updates[name] = value
+    try:
+        return attrs.evolve(record, **updates)
+    except InvalidOption as e:
+        raise e.located(prefix[:-1]) from None
+
+
+# -- building patches by path --------------------------------------------------------
+
+
+def patch(schema: type | Any, changes: Mapping[str, Any] | None = None, /, **kw: Any) -> Patch:
+    """A validated patch for records of ``schema`` (a record class or instance).
+
+    ``changes`` maps dotted paths to new values: ``{"audio.output.speed": 1.5}``.
+    Keyword arguments name top-level fields. A path may also name a merge node
+    with a nested ``dict`` (``{"audio": {"output": {"speed": 1.5}}}``) or a whole
+    record, which sets each of its fields. Values are converted and validated
+    as the record constructors would; a bad one raises
+    :class:`~optstate.InvalidOption` naming its path, and nothing is built.
+    """
+    cls = schema if isinstance(schema, type) else type(schema)
+    items = dict(changes or {})
+    items.update(kw)
+    root: dict[str, Any] = {}
+    for path, value in items.items():
+        if type(path) is not str or not path:
+            raise InvalidOption(str(path), value, "is not a field path (use 'a.b.c')")
+        _put(cls, root, path.split("."), value, "")
+    return _freeze(root)
+
+
+def _put(cls: type, into: dict[str, Any], parts: list[str], value: Any, prefix: str) -> None:
+    name = parts[0]
+    path = prefix + name
+    f = specs_by_name(cls).get(name)
+    if f is None:
+        raise InvalidOption(path, value, f"is not an option of {cls.__name__}")
+    if len(parts) > 1:
+        if f.kind is not MERGE:
+            raise InvalidOption(path, value, "is a single option and has no sub-options")
+        sub = into.setdefault(name, {})
+        if not isinstance(sub, dict):  # pragma: no cover - a leaf never holds a dict here
+            raise InvalidOption(path, value, "was given twice")
+        _put(f.record, sub, parts[1:], value, path + ".")  # type: ignore[arg-type]
+        return
+    if f.kind is MERGE:
+        sub = into.setdefault(name, {})
+        rec: type = f.record  # type: ignore[assignment]
+        if isinstance(value, Patch):
+            value = value.paths()
+        elif type(value) is rec:
+            value = {s.name: getattr(value, s.name) for s in specs(rec)}
+        elif not isinstance(value, Mapping):
+            raise InvalidOption(path, value, f"is a group of options: give a {rec.__name__}")
+        for key, sub_value in value.items():
+            _put(rec, sub, str(key).split("."), sub_value, path + ".")
+        return
+    into[name] = _check_leaf(f, value, path)
+
+
+def _check_leaf(f: FieldSpec, value: Any, path: str) -> Any:
+    a = f.attribute
+    try:
+        if a.converter is not None:
+            value = a.converter(value)  # type: ignore[operator]
+        if a.validator is not None:
+            a.validator(None, a, value)
+    except InvalidOption as e:
+        # Field-level errors name the field first ("speed", "tools[2].name").
+        raise InvalidOption(path + e.path[len(a.name) :], e.value, e.rule) from None
+    return value
+
+
+def _freeze(tree: dict[str, Any]) -> Patch:
+    return Patch._of({k: _freeze(v) if isinstance(v, dict) else v for k, v in tree.items()})
+
+
+# -- one path at a time --------------------------------------------------------------
+
+
+def get(state: Any, path: str) -> Any:
+    """The value at the dotted ``path`` of ``state``."""
+    value = state
+    walked = ""
+    for name in path.split("."):
+        walked = f"{walked}.{name}" if walked else name
+        if not is_record(value) or name not in specs_by_name(type(value)):
+            raise InvalidOption(walked, name, "is not an option")
+        value = getattr(value, name)
+    return value
+
+
+def set(state: S, path: str, value: Any) -> S:
+    """``state`` with the field at dotted ``path`` set to ``value`` (validated)."""
+    return apply(state, patch(type(state), {path: value}))

@@ -1,0 +1,63 @@
+"""The OpenAI Realtime schema: records, the GA/beta wire codec and server rules.
+
+Pure: imports attrs, pyrsistent and optstate's core only (never the ``openai``
+package, which the tests use to validate what this module produces).
+"""
+
+from ._rules import Refusal, refusals
+from ._schema import (
+    Audio,
+    AudioInput,
+    AudioOutput,
+    AudioPCM,
+    AudioPCMA,
+    AudioPCMU,
+    FunctionTool,
+    McpTool,
+    NoiseReduction,
+    Prompt,
+    RealtimeOptions,
+    Reasoning,
+    RetentionRatio,
+    SemanticVad,
+    ServerVad,
+    TokenLimits,
+    ToolChoiceFunction,
+    ToolChoiceMcp,
+    TracingConfig,
+    Transcription,
+    VoiceId,
+)
+from ._wire import Dialect, decode, decode_update, encode, encode_session, to_json
+
+__all__ = [
+    "Audio",
+    "AudioInput",
+    "AudioOutput",
+    "AudioPCM",
+    "AudioPCMA",
+    "AudioPCMU",
+    "Dialect",
+    "FunctionTool",
+    "McpTool",
+    "NoiseReduction",
+    "Prompt",
+    "RealtimeOptions",
+    "Reasoning",
+    "Refusal",
+    "RetentionRatio",
+    "SemanticVad",
+    "ServerVad",
+    "TokenLimits",
+    "ToolChoiceFunction",
+    "ToolChoiceMcp",
+    "TracingConfig",
+    "Transcription",
+    "VoiceId",
+    "decode",
+    "decode_update",
+    "encode",
+    "encode_session",
+    "refusals",
+    "to_json",
+]

@@ -1,0 +1,251 @@
+"""Hypothesis strategies for OpenAI Realtime options, patches and writes.
+
+Importing this module registers :func:`realtime_options` for
+``st.from_type(RealtimeOptions)`` (it is also loaded by Hypothesis' entry point
+once optstate is installed). Every strategy shrinks towards the defaults: the
+first branch of each choice is the server's default value.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from hypothesis import strategies as st
+
+from . import _patch
+from ._patch import Patch
+from ._record import MERGE, specs
+from .openai import (
+    Audio,
+    AudioInput,
+    AudioOutput,
+    AudioPCM,
+    AudioPCMA,
+    AudioPCMU,
+    FunctionTool,
+    McpTool,
+    NoiseReduction,
+    Prompt,
+    RealtimeOptions,
+    Reasoning,
+    RetentionRatio,
+    SemanticVad,
+    ServerVad,
+    TokenLimits,
+    ToolChoiceFunction,
+    ToolChoiceMcp,
+    TracingConfig,
+    Transcription,
+    VoiceId,
+)
+
+__all__ = [
+    "leaf_paths",
+    "patches",
+    "realtime_options",
+    "turn_detections",
+    "voices",
+]
+
+_names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=8)
+_short = st.text(max_size=12)
+
+
+def _maybe(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """``None`` first (shrinks to it), else ``strategy``."""
+    return st.none() | strategy
+
+
+def _default_first(default: Any, strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.just(default) | strategy
+
+
+_json_leaf = st.none() | st.booleans() | st.integers(-5, 5) | _short
+_json = st.recursive(
+    _json_leaf,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_names, inner, max_size=3),
+    max_leaves=6,
+)
+
+_ms = st.integers(0, 2000)
+
+
+def turn_detections(*, beta: bool = False) -> st.SearchStrategy[Any]:
+    """``ServerVad`` (the default first), ``SemanticVad`` or ``None`` (off).
+
+    Shrinks towards ``ServerVad()``. With ``beta=True`` only values the beta
+    dialect can express (no ``idle_timeout_ms``)."""
+    server = st.builds(
+        ServerVad,
+        threshold=_default_first(0.5, st.floats(0, 1)),
+        prefix_padding_ms=_default_first(300, _ms),
+        silence_duration_ms=_default_first(500, _ms),
+        create_response=st.booleans(),
+        interrupt_response=st.booleans(),
+        idle_timeout_ms=st.none() if beta else _maybe(_ms),
+    )
+    semantic = st.builds(
+        SemanticVad,
+        eagerness=st.sampled_from(["auto", "low", "medium", "high"]),
+        create_response=st.booleans(),
+        interrupt_response=st.booleans(),
+    )
+    return st.just(ServerVad()) | st.none() | server | semantic
+
+
+def voices(*, beta: bool = False) -> st.SearchStrategy[Any]:
+    """Voice names (``"alloy"`` first) and, unless ``beta``, custom ``VoiceId``s."""
+    names = st.sampled_from(["alloy", "ash", "ballad", "coral", "echo", "marin", "cedar"])
+    return names if beta else names | st.builds(VoiceId, id=_names)
+
+
+def _transcriptions(beta: bool) -> st.SearchStrategy[Any]:
+    extra = st.none() if beta else _maybe(st.lists(_names, max_size=2))
+    return _maybe(
+        st.builds(
+            Transcription,
+            model=_maybe(st.sampled_from(["whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe"])),
+            language=_maybe(st.sampled_from(["en", "fr", "de"])),
+            prompt=_maybe(_short),
+            languages=extra,
+            keywords=extra,
+            delay=st.none() if beta else _maybe(st.sampled_from(["low", "high"])),
+        )
+    )
+
+
+def _tools(beta: bool) -> st.SearchStrategy[Any]:
+    function = st.builds(
+        FunctionTool,
+        name=_names,
+        description=_maybe(_short),
+        parameters=_maybe(st.dictionaries(_names, _json, max_size=3)),
+    )
+    mcp = st.builds(
+        McpTool,
+        server_label=_names,
+        server_url=_maybe(st.just("https://mcp.example/sse")),
+        authorization=_maybe(st.just("sk-test-secret")),
+        headers=_maybe(st.dictionaries(_names, _short, max_size=2)),
+        require_approval=_maybe(st.sampled_from(["always", "never"])),
+    )
+    tool = function if beta else function | mcp
+    return st.lists(tool, max_size=3)
+
+
+def _tool_choices(beta: bool) -> st.SearchStrategy[Any]:
+    modes = st.sampled_from(["auto", "none", "required"])
+    if beta:
+        return modes
+    return (
+        modes
+        | st.builds(ToolChoiceFunction, name=_names)
+        | st.builds(ToolChoiceMcp, server_label=_names, name=_maybe(_names))
+    )
+
+
+def realtime_options(*, dialect: Literal["ga", "beta"] = "ga") -> st.SearchStrategy[RealtimeOptions]:
+    """Valid ``RealtimeOptions``, every field varied; shrinks towards the defaults.
+
+    With ``dialect="beta"``, only states the beta wire dialect can express
+    (GA-only fields keep their defaults).
+    """
+    beta = dialect == "beta"
+    formats = st.sampled_from([AudioPCM(), AudioPCMU(), AudioPCMA()])
+    audio_input = st.builds(
+        AudioInput,
+        format=formats,
+        noise_reduction=_maybe(
+            st.builds(
+                NoiseReduction,
+                type=st.sampled_from(["near_field", "far_field"]),
+                strength=st.none() if beta else _maybe(st.floats(0, 10)),
+            )
+        ),
+        transcription=_transcriptions(beta),
+        turn_detection=turn_detections(beta=beta),
+    )
+    audio_output = st.builds(
+        AudioOutput,
+        format=formats,
+        voice=voices(beta=beta),
+        speed=_default_first(1.0, st.floats(0.25, 1.5)),
+    )
+    ga_only: dict[str, st.SearchStrategy[Any]] = (
+        {}
+        if beta
+        else {
+            "truncation": st.sampled_from(["auto", "disabled"])
+            | st.builds(
+                RetentionRatio,
+                retention_ratio=st.floats(0, 1),
+                token_limits=_maybe(st.builds(TokenLimits, post_instructions=_maybe(_ms))),
+            ),
+            "reasoning": _maybe(st.builds(Reasoning, effort=st.sampled_from(["low", "medium", "high"]))),
+            "include": st.sampled_from([[], ["item.input_audio_transcription.logprobs"]]),
+            "prompt": _maybe(
+                st.builds(
+                    Prompt,
+                    id=_names,
+                    version=_maybe(st.just("2")),
+                    variables=_maybe(st.dictionaries(_names, _short, max_size=2)),
+                )
+            ),
+            "parallel_tool_calls": _maybe(st.booleans()),
+        }
+    )
+    tracing = _maybe(
+        st.just("auto") | st.builds(TracingConfig, workflow_name=_maybe(_names), group_id=_maybe(_names))
+    )
+    return st.builds(
+        _make_options,
+        model=_default_first("gpt-realtime", st.sampled_from(["gpt-realtime-1.5", "gpt-realtime-mini"])),
+        instructions=_default_first("", st.text(max_size=40)),
+        output_modalities=st.sampled_from([["audio"], ["text"]]),
+        audio_input=audio_input,
+        audio_output=audio_output,
+        tools=_tools(beta),
+        tool_choice=_tool_choices(beta),
+        max_output_tokens=_default_first("inf", st.integers(1, 4096)),
+        tracing=tracing,
+        **ga_only,
+    )
+
+
+def _make_options(*, audio_input: Any, audio_output: Any, **kw: Any) -> RealtimeOptions:
+    return RealtimeOptions(audio=Audio(input=audio_input, output=audio_output), **kw)
+
+
+def leaf_paths(cls: type = RealtimeOptions) -> list[str]:
+    """Every replace-leaf path of a record class, in declaration order."""
+    out: list[str] = []
+
+    def walk(c: type, prefix: str) -> None:
+        for s in specs(c):
+            if s.kind is MERGE:
+                walk(s.record, f"{prefix}{s.name}.")  # type: ignore[arg-type]
+            else:
+                out.append(prefix + s.name)
+
+    walk(cls, "")
+    return out
+
+
+@st.composite
+def patches(
+    draw: st.DrawFn,
+    states: st.SearchStrategy[Any] | None = None,
+    *,
+    cls: type = RealtimeOptions,
+) -> Patch:
+    """Valid patches: some leaves of ``cls`` set to values drawn from ``states``.
+
+    A patch may name a leaf with the value a given state already has (a no-op
+    write). Shrinks towards the empty patch.
+    """
+    source = draw(states if states is not None else realtime_options())
+    chosen = draw(st.lists(st.sampled_from(leaf_paths(cls)), unique=True, max_size=6))
+    return _patch.patch(cls, {p: _patch.get(source, p) for p in chosen})
+
+
+st.register_type_strategy(RealtimeOptions, realtime_options())
