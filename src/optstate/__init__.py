@@ -11,7 +11,7 @@ Layers, each importing only those above it:
 """
 
 from ._errors import InvalidOption, OptStateError, StaleSession, UnsupportedInDialect
-from ._patch import Patch, apply, diff, get, patch, set
+from ._patch import Patch, apply, diff, full_patch, get, patch, set
 
 __all__ = [
     "InvalidOption",
@@ -21,6 +21,7 @@ __all__ = [
     "UnsupportedInDialect",
     "apply",
     "diff",
+    "full_patch",
     "get",
     "patch",
     "set",

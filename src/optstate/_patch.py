@@ -25,7 +25,7 @@ import attrs
 from ._errors import InvalidOption
 from ._record import MERGE, FieldSpec, is_record, specs, specs_by_name
 
-__all__ = ["Patch", "apply", "diff", "get", "patch", "set"]
+__all__ = ["Patch", "apply", "diff", "full_patch", "get", "patch", "set"]
 
 S = TypeVar("S")
 _MISSING: Any = object()
@@ -179,6 +179,17 @@ def _diff(old: Any, new: Any, fields: tuple[FieldSpec, ...]) -> Patch | None:
         else:
             changes[name] = b
     return None if changes is None else Patch._of(changes)
+
+
+def full_patch(state: Any) -> Patch:
+    """The patch that sets every leaf of ``state`` to its value in ``state``
+    (what a fresh connection needs to receive)."""
+    return Patch._of(
+        {
+            s.name: full_patch(getattr(state, s.name)) if s.kind is MERGE else getattr(state, s.name)
+            for s in specs(type(state))
+        }
+    )
 
 
 # -- apply -------------------------------------------------------------------------

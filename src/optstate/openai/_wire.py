@@ -19,7 +19,7 @@ from typing import Any, Literal
 from pyrsistent import PMap, PVector, pvector
 
 from .._errors import InvalidOption, UnsupportedInDialect
-from .._patch import Patch
+from .._patch import Patch, full_patch
 from .._record import MERGE, is_record, specs
 from ._schema import (
     AudioPCM,
@@ -90,18 +90,9 @@ def encode_session(state: RealtimeOptions, dialect: Dialect = "ga") -> dict[str,
     _check_dialect(dialect)
     if dialect == "ga":
         session: dict[str, Any] = {"type": "realtime"}
-        _encode_ga(RealtimeOptions, _full_patch(state), session)
+        _encode_ga(RealtimeOptions, full_patch(state), session)
         return session
-    return _encode_beta(_full_patch(state).paths())
-
-
-def _full_patch(record: Any) -> Patch:
-    return Patch(
-        {
-            s.name: _full_patch(getattr(record, s.name)) if s.kind is MERGE else getattr(record, s.name)
-            for s in specs(type(record))
-        }
-    )
+    return _encode_beta(full_patch(state).paths())
 
 
 def _encode_ga(cls: type, change: Patch, out: dict[str, Any]) -> None:
