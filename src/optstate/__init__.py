@@ -12,13 +12,20 @@ Layers, each importing only those above it:
 
 from ._errors import InvalidOption, OptStateError, StaleSession, UnsupportedInDialect
 from ._patch import Patch, apply, diff, full_patch, get, patch, set
+from ._store import Codec, Refusal, Rejection, SessionState, Store, WriteResult
 
 __all__ = [
+    "Codec",
     "InvalidOption",
     "OptStateError",
     "Patch",
+    "Refusal",
+    "Rejection",
+    "SessionState",
     "StaleSession",
+    "Store",
     "UnsupportedInDialect",
+    "WriteResult",
     "apply",
     "diff",
     "full_patch",

@@ -4,7 +4,9 @@ Pure: imports attrs, pyrsistent and optstate's core only (never the ``openai``
 package, which the tests use to validate what this module produces).
 """
 
-from ._rules import Refusal, refusals
+from .._store import Refusal
+from ._codec import OpenAICodec
+from ._rules import refusals
 from ._schema import (
     Audio,
     AudioInput,
@@ -41,6 +43,7 @@ __all__ = [
     "FunctionTool",
     "McpTool",
     "NoiseReduction",
+    "OpenAICodec",
     "Prompt",
     "RealtimeOptions",
     "Reasoning",

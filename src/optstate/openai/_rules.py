@@ -12,24 +12,11 @@ out with the next connection's first ``session.update``.
 
 from __future__ import annotations
 
-from typing import Any
-
-import attrs
-
 from .._patch import Patch
+from .._store import Refusal
 from ._schema import RealtimeOptions
 
 __all__ = ["Refusal", "refusals"]
-
-
-@attrs.frozen
-class Refusal:
-    """A change the live server would refuse: its dotted ``path``, the new ``value``
-    and the ``reason``. It can take effect only on a new connection."""
-
-    path: str
-    value: Any
-    reason: str
 
 
 def refusals(held: RealtimeOptions, change: Patch, *, audio_started: bool = False) -> tuple[Refusal, ...]:

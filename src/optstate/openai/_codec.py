@@ -1,0 +1,74 @@
+"""The OpenAI Realtime wire codec a :class:`~optstate.Store` uses."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from .._patch import Patch, full_patch
+from .._store import Refusal, register_codec
+from ._rules import refusals
+from ._schema import RealtimeOptions
+from ._wire import Dialect, decode, encode
+
+__all__ = ["OpenAICodec"]
+
+#: Server events that carry model audio output (GA and beta names).
+AUDIO_EVENTS = frozenset({"response.output_audio.delta", "response.audio.delta"})
+
+
+@attrs.frozen
+class OpenAICodec:
+    """``session.update`` events in the ``ga`` or ``beta`` dialect, the server
+    rules of :func:`refusals`, and what a new connection must be sent."""
+
+    dialect: Dialect = attrs.field(default="ga", validator=attrs.validators.in_(("ga", "beta")))
+
+    def encode(self, change: Patch, *, event_id: str) -> dict[str, Any] | None:
+        """The ``session.update`` for ``change`` (``None`` if empty)."""
+        return encode(change, self.dialect, event_id=event_id)
+
+    def decode(self, session: Mapping[str, Any]) -> RealtimeOptions:
+        """The state a ``session.created``/``session.updated`` session object holds."""
+        return decode(session, self.dialect)
+
+    def refusals(self, held: RealtimeOptions, change: Patch, *, audio_started: bool) -> tuple[Refusal, ...]:
+        """Changes the live server refuses (model, voice after audio, tracing once on)."""
+        return refusals(held, change, audio_started=audio_started)
+
+    def connect_patch(self, desired: RealtimeOptions) -> Patch:
+        """Every option but ``model``, which a connection chooses in its URL."""
+        return full_patch(desired).without({"model"})
+
+    def fresh(self, desired: RealtimeOptions) -> RealtimeOptions:
+        """A new connection's server state: the defaults, with the connection's model."""
+        return RealtimeOptions(model=desired.model)
+
+    def param_path(self, param: str) -> str | None:
+        """``"session.audio.output.speed"`` -> ``"audio.output.speed"`` (GA wire names
+        are the field names); beta names are mapped where they differ."""
+        if not param:
+            return None
+        path = param.removeprefix("session.")
+        return _BETA_PATHS.get(path.split(".")[0], path) if self.dialect == "beta" else path
+
+    def audio_started(self, event: Mapping[str, Any]) -> bool:
+        """True for the events that stream model audio."""
+        return event.get("type") in AUDIO_EVENTS
+
+
+_BETA_PATHS = {
+    "voice": "audio.output.voice",
+    "speed": "audio.output.speed",
+    "turn_detection": "audio.input.turn_detection",
+    "input_audio_transcription": "audio.input.transcription",
+    "input_audio_noise_reduction": "audio.input.noise_reduction",
+    "input_audio_format": "audio.input.format",
+    "output_audio_format": "audio.output.format",
+    "max_response_output_tokens": "max_output_tokens",
+    "modalities": "output_modalities",
+}
+
+register_codec(RealtimeOptions, OpenAICodec)
