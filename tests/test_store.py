@@ -1,0 +1,283 @@
+"""Store and sessions: model/session write semantics, sync, rejection, reconnect, close."""
+
+from __future__ import annotations
+
+import gc
+from typing import Any
+
+import pytest
+
+import optstate
+from optstate import InvalidOption, Patch, StaleSession, Store
+from optstate.openai import RealtimeOptions, decode_update, encode_session
+
+
+def server_ack(
+    session: optstate.SessionState[Any], event: dict[str, Any], state: RealtimeOptions
+) -> RealtimeOptions:
+    """Apply ``event`` as a server would and answer ``session.updated``."""
+    new = optstate.apply(state, decode_update(event["session"]))
+    session.on_server_event({"type": "session.updated", "session": encode_session(new)})
+    return new
+
+
+def connect(session: optstate.SessionState[Any]) -> RealtimeOptions:
+    """A fresh server: session.created with defaults, then the first full update."""
+    server = RealtimeOptions()
+    session.on_server_event({"type": "session.created", "session": encode_session(server)})
+    event = session.sync()
+    return server if event is None else server_ack(session, event, server)
+
+
+class TestWrites:
+    def test_model_write_reaches_every_session(self) -> None:
+        """A model-level write sets the defaults and every live session (issue 5530)."""
+        store = Store(RealtimeOptions())
+        a, b = store.session(), store.session()
+        connect(a), connect(b)
+        store.write({"audio.output.speed": 1.5})
+        for s in (a, b):
+            event = s.sync()
+            assert event is not None
+            assert event["session"]["audio"] == {"output": {"speed": 1.5}}
+        assert store.defaults.audio.output.speed == 1.5
+        assert store.session().desired.audio.output.speed == 1.5
+
+    def test_session_write_is_local(self) -> None:
+        """A session-level write changes that session only."""
+        store = Store(RealtimeOptions())
+        a, b = store.session(), store.session()
+        a.write({"audio.output.voice": "marin"})
+        assert a.desired.audio.output.voice == "marin"
+        assert b.desired.audio.output.voice == "alloy"
+        assert store.defaults.audio.output.voice == "alloy"
+
+    def test_unrelated_model_write_keeps_session_setting(self) -> None:
+        """An unrelated model-level write never undoes a session-level setting."""
+        store = Store(RealtimeOptions())
+        a = store.session()
+        a.write({"audio.input.transcription": {"model": "whisper-1"}})
+        store.write({"audio.output.speed": 1.2})
+        assert a.desired.audio.input.transcription is not None
+        assert a.desired.audio.output.speed == 1.2
+
+    def test_model_write_of_same_field_wins_last(self) -> None:
+        """Last writer wins per field: a later model write overrides a session setting."""
+        store = Store(RealtimeOptions())
+        a = store.session()
+        a.write({"audio.output.speed": 1.2})
+        result = store.write({"audio.output.speed": 1.0})  # equal to the default
+        assert result.effective  # the session changed even though the defaults did not
+        assert a.desired.audio.output.speed == 1.0
+        assert not result.changed  # ...the defaults did not change
+
+    def test_noop_writes_change_nothing(self) -> None:
+        """Writing the value already set is not effective and sends nothing."""
+        store = Store(RealtimeOptions())
+        a = store.session()
+        connect(a)
+        v = store.version
+        assert not store.write({"audio.output.speed": 1.0}).effective
+        assert not a.write({"instructions": ""}).effective
+        assert store.version == v
+        assert a.sync() is None
+
+    def test_update_is_functional(self) -> None:
+        """store.update(fn) writes exactly the fields fn changed."""
+        store = Store(RealtimeOptions())
+        result = store.update(lambda s: optstate.set(s, "instructions", "hi"))
+        assert result.changed.paths() == {"instructions": "hi"}
+        assert store.defaults.instructions == "hi"
+
+
+class TestBadInput:
+    @pytest.mark.parametrize(
+        "change",
+        [
+            {"audio.output.speed": 9.0},
+            {"audio.output.nope": 1},
+            {"instructions": 3},
+            {"audio.input.turn_detection": {"type": "server_vad", "threshold": "high"}},
+            Patch({"audio": Patch({"output": Patch({"speed": -1})})}),
+            Patch({"audio": 1}),
+        ],
+    )
+    @pytest.mark.parametrize("level", ["model", "session"])
+    def test_bad_write_changes_nothing(self, change: Any, level: str) -> None:
+        """A bad write raises InvalidOption naming the field; store and sessions are
+        equal and identical to before."""
+        store = Store(RealtimeOptions())
+        a, b = store.session(), store.session()
+        b.write({"audio.output.voice": "ash"})
+        before = (store._snap, store.defaults, a.desired, b.desired, store.version)
+        target = store if level == "model" else a
+        with pytest.raises(InvalidOption) as info:
+            target.write(change)
+        assert info.value.path
+        after = (store._snap, store.defaults, a.desired, b.desired, store.version)
+        assert after == before
+        assert all(x is y for x, y in zip(after, before, strict=True))
+
+    def test_wrong_type_of_change(self) -> None:
+        """A write that is neither a Patch nor a mapping is refused clearly."""
+        with pytest.raises(InvalidOption, match="must be a Patch or a mapping"):
+            Store(RealtimeOptions()).write(["speed"])  # type: ignore[arg-type]
+
+
+class TestWire:
+    def test_first_sync_sends_everything_but_model(self) -> None:
+        """A new connection gets the whole desired state except the model."""
+        store = Store(RealtimeOptions(instructions="hi"))
+        event = store.session().sync()
+        assert event is not None
+        assert "model" not in event["session"]
+        assert event["session"]["instructions"] == "hi"
+        assert event["session"]["audio"]["output"]["speed"] == 1.0
+
+    def test_created_before_first_sync_sends_only_the_difference(self) -> None:
+        """When session.created arrives first, only what the server lacks is sent."""
+        store = Store(RealtimeOptions(instructions="hi"))
+        s = store.session()
+        s.on_server_event({"type": "session.created", "session": encode_session(RealtimeOptions())})
+        event = s.sync()
+        assert event is not None
+        assert event["session"] == {"type": "realtime", "instructions": "hi"}
+
+    def test_rejection_rolls_back_and_same_value_is_sent_again(self) -> None:
+        """An error naming a sent update rolls it back; asking again sends again."""
+        store = Store(RealtimeOptions())
+        s = store.session()
+        server = connect(s)
+        store.write({"audio.output.speed": 1.5})
+        event = s.sync()
+        assert event is not None
+        rejection = s.on_server_event(
+            {"type": "error", "error": {"event_id": event["event_id"], "message": "nope"}}
+        )
+        assert rejection is not None
+        assert rejection.change.paths() == {"audio.output.speed": 1.5}
+        assert s.desired.audio.output.speed == 1.0 == server.audio.output.speed
+        assert s.sync() is None  # no retry loop
+        store.write({"audio.output.speed": 1.5})  # asking again is not swallowed
+        again = s.sync()
+        assert again is not None
+        assert again["session"]["audio"]["output"]["speed"] == 1.5
+
+    def test_rejection_narrowed_to_param(self) -> None:
+        """Only the field the error names is rolled back; the rest is resent."""
+        store = Store(RealtimeOptions())
+        s = store.session()
+        connect(s)
+        store.write({"audio.output.speed": 1.5, "instructions": "hi"})
+        event = s.sync()
+        assert event is not None
+        s.on_server_event(
+            {
+                "type": "error",
+                "error": {"event_id": event["event_id"], "param": "session.audio.output.speed"},
+            }
+        )
+        assert s.desired.instructions == "hi"
+        retry = s.sync()
+        assert retry is not None
+        assert retry["session"] == {"type": "realtime", "instructions": "hi"}
+
+    def test_foreign_error_is_ignored(self) -> None:
+        """An error naming another event is not a rejection of ours."""
+        s = Store(RealtimeOptions()).session()
+        connect(s)
+        assert s.on_server_event({"type": "error", "error": {"event_id": "other"}}) is None
+
+    def test_reconnect_resends_full_desired_state(self) -> None:
+        """After a reconnect the next sync sends the full desired state again."""
+        store = Store(RealtimeOptions())
+        s = store.session()
+        connect(s)
+        s.write({"audio.output.speed": 1.3})
+        s.sync()
+        s.on_reconnect()
+        event = s.sync()
+        assert event is not None
+        assert event["session"]["audio"]["output"]["speed"] == 1.3
+        assert "instructions" in event["session"]
+
+    def test_voice_after_audio_needs_reconnect(self) -> None:
+        """voice after audio output is kept, not sent, and reported; a reconnect sends it."""
+        store = Store(RealtimeOptions())
+        s = store.session()
+        connect(s)
+        s.on_server_event({"type": "response.output_audio.delta", "delta": ""})
+        store.write({"audio.output.voice": "marin", "audio.output.speed": 1.1})
+        event = s.sync()
+        assert event is not None
+        assert event["session"]["audio"]["output"] == {"speed": 1.1}
+        assert [r.path for r in s.needs_reconnect] == ["audio.output.voice"]
+        s.on_reconnect()
+        full = s.sync()
+        assert full is not None
+        assert full["session"]["audio"]["output"]["voice"] == "marin"
+        assert s.needs_reconnect == ()
+
+    def test_malformed_server_events_are_reported_not_raised(self, caplog: Any) -> None:
+        """Garbage from the server never raises into the receive loop."""
+        s = Store(RealtimeOptions()).session()
+        connect(s)
+        confirmed = s.confirmed
+        for junk in [
+            {"type": "session.updated"},
+            {"type": "session.created", "session": {"audio": {"output": {"speed": "fast"}}}},
+            {"type": "error", "error": "boom"},
+            {"type": "error"},
+            {"type": "something.new", "x": 1},
+            "not an event",
+        ]:
+            assert s.on_server_event(junk) is None  # type: ignore[arg-type]
+        assert s.confirmed == confirmed
+        assert "malformed" in caplog.text
+
+    def test_shared_snapshots_share_the_diff(self, monkeypatch: Any) -> None:
+        """Fan-out: many sessions with the same sent/desired objects compute one diff."""
+        store = Store(RealtimeOptions())
+        sessions = [store.session() for _ in range(50)]
+        for s in sessions:
+            s.sync()
+        calls = []
+        real = optstate._store.diff
+
+        def counting(a: Any, b: Any) -> Patch:
+            calls.append(1)
+            return real(a, b)
+
+        monkeypatch.setattr(optstate._store, "diff", counting)
+        store.write({"audio.output.speed": 1.4})
+        calls.clear()
+        events = [s.sync() for s in sessions]
+        assert all(e is not None for e in events)
+        assert len({e["event_id"] for e in events if e}) == 50
+        assert len(calls) == 1
+
+
+class TestClose:
+    def test_close_detaches(self) -> None:
+        """A closed session leaves the store, drops its overrides and refuses use."""
+        store = Store(RealtimeOptions())
+        s = store.session()
+        s.write({"audio.output.speed": 1.2})
+        s.close()
+        assert s not in store.sessions
+        assert not store._snap.overrides
+        assert not store._snap.by_path
+        with pytest.raises(StaleSession):
+            s.write({"audio.output.speed": 1.3})
+        with pytest.raises(StaleSession):
+            s.sync()
+
+    def test_forgotten_sessions_do_not_leak(self) -> None:
+        """A session dropped without close is collected and forgotten by the store."""
+        store = Store(RealtimeOptions())
+        s = store.session()
+        s.write({"audio.output.speed": 1.2})
+        del s
+        gc.collect()
+        assert store.sessions == ()
+        assert not store._snap.overrides
