@@ -1,4 +1,4 @@
-"""The optstate pytest plugin: the ``realtime_server`` fixture.
+"""The optstate pytest plugin: the ``realtime_server`` and ``optstate_check`` fixtures.
 
 Meant to be registered as a ``pytest11`` entry point, so it is loaded by every
 pytest run where optstate is installed: it imports nothing beyond pytest (and
@@ -8,7 +8,7 @@ pytest-asyncio when present) until a test asks for the fixture, which then needs
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING
 
 import pytest
@@ -21,7 +21,7 @@ try:
 except ImportError:  # pragma: no cover - pytest then reports the async fixture as unsupported
     _async_fixture = pytest.fixture  # type: ignore[assignment]
 
-__all__ = ["realtime_server"]
+__all__ = ["optstate_check", "realtime_server"]
 
 
 @_async_fixture
@@ -32,3 +32,13 @@ async def realtime_server() -> AsyncIterator[RealtimeServer]:
 
     async with RealtimeServer() as server:
         yield server
+
+
+@pytest.fixture
+def optstate_check() -> Callable[..., None]:
+    """The harness in one line: ``optstate_check(MyDriver, examples=100)`` runs
+    random programs through the driver and fails the test with the harness'
+    report (property, session, expected vs server view, minimal program)."""
+    from .testing import assert_plugin_correct
+
+    return assert_plugin_correct

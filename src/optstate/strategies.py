@@ -8,6 +8,7 @@ first branch of each choice is the server's default value.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from hypothesis import strategies as st
@@ -40,8 +41,10 @@ from .openai import (
 )
 
 __all__ = [
+    "PLUGIN_VALUES",
     "leaf_paths",
     "patches",
+    "plugin_writes",
     "realtime_options",
     "turn_detections",
     "voices",
@@ -246,6 +249,33 @@ def patches(
     source = draw(states if states is not None else realtime_options())
     chosen = draw(st.lists(st.sampled_from(leaf_paths(cls)), unique=True, max_size=6))
     return _patch.patch(cls, {p: _patch.get(source, p) for p in chosen})
+
+
+#: Neutral (JSON-like) values for each plugin keyword, simplest first.
+PLUGIN_VALUES: dict[str, st.SearchStrategy[Any]] = {
+    "voice": st.sampled_from(["alloy", "marin", "cedar", "ash"]),
+    "speed": st.sampled_from([1.0, 1.5, 0.75, 1.25]) | st.floats(0.25, 1.5),
+    "turn_detection": st.none()
+    | st.builds(lambda t: {"type": "server_vad", "threshold": t}, st.sampled_from([0.5, 0.7, 0.9]))
+    | st.builds(lambda e: {"type": "semantic_vad", "eagerness": e}, st.sampled_from(["auto", "high"])),
+    "input_audio_transcription": st.none()
+    | st.sampled_from([{"model": "gpt-4o-transcribe"}, {"model": "whisper-1", "language": "en"}]),
+    "input_audio_noise_reduction": st.none()
+    | st.sampled_from([{"type": "near_field"}, {"type": "far_field"}]),
+    "tool_choice": st.sampled_from(["auto", "none", "required"]),
+    "max_response_output_tokens": st.sampled_from(["inf", 100, 4096]) | st.integers(1, 4096),
+    "tracing": st.none() | st.just("auto"),
+    "truncation": st.sampled_from(["auto", "disabled"]),
+}
+
+
+def plugin_writes(keywords: Sequence[str] | None = None) -> st.SearchStrategy[dict[str, Any]]:
+    """``update_options`` keyword arguments in a plugin's own vocabulary (``voice``,
+    ``speed``, ``turn_detection``, ``input_audio_transcription``, …), one or more
+    at a time, with neutral JSON-like values including ``None`` clears. Shrinks
+    towards a single keyword with its simplest value."""
+    names = [k for k in (keywords or PLUGIN_VALUES) if k in PLUGIN_VALUES]
+    return st.fixed_dictionaries({}, optional={k: PLUGIN_VALUES[k] for k in names}).filter(bool)
 
 
 st.register_type_strategy(RealtimeOptions, realtime_options())

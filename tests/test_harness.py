@@ -1,0 +1,51 @@
+"""The harness catches the original report's mistake in a toy plugin and passes the fix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from examples.toy_plugin import ToyDriver
+
+from optstate.testing import Driver, check
+
+
+class TestToy:
+    def test_driver_satisfies_the_protocol(self) -> None:
+        """The README's toy driver is a Driver."""
+        assert isinstance(ToyDriver(broken=False), Driver)
+
+    def test_broken_toy_fails_with_one_model_write(self) -> None:
+        """The broken toy fails, shrunk to a single model-level write of one option."""
+        result = check(lambda: ToyDriver(broken=True), examples=200, seed_value=1)
+        assert not result.ok
+        report = result.report
+        assert "property broken: the server's view equals the expected state" in report
+        program = report.split("minimal program:")[1].strip().splitlines()
+        assert program[0].strip() == "model = make_model()"
+        assert program[1].strip() == "s0 = model.session()"
+        assert len(program) == 3, report
+        assert program[2].strip().startswith("model.update_options(")
+        assert program[2].count("=") == 1, "one option"
+        assert "expected" in report
+        assert "server has" in report
+
+    @pytest.mark.parametrize("seed_value", [0, 7])
+    def test_fixed_toy_passes(self, seed_value: int) -> None:
+        """The fixed toy passes every property."""
+        result = check(lambda: ToyDriver(broken=False), examples=150, seed_value=seed_value)
+        assert result.ok, result.report
+        assert result.examples >= 150
+
+    def test_same_seed_same_report(self) -> None:
+        """A failure is reproducible by seed."""
+        a = check(lambda: ToyDriver(broken=True), examples=50, seed_value=3)
+        b = check(lambda: ToyDriver(broken=True), examples=50, seed_value=3)
+        assert a.report == b.report
+
+
+def test_the_pytest_fixture_checks_a_driver(optstate_check: Any) -> None:
+    """The plugin's one-line fixture passes the fixed toy and fails the broken one."""
+    optstate_check(lambda: ToyDriver(broken=False), examples=30)
+    with pytest.raises(AssertionError, match="minimal program"):
+        optstate_check(lambda: ToyDriver(broken=True), examples=100)
