@@ -1,0 +1,479 @@
+"""The glue between one livekit ``RealtimeModel`` (and its sessions) and a Store.
+
+Everything is installed on the *instances* (never on the plugin's classes), so
+other models in the process keep the stock behaviour:
+
+* on the model: ``update_options`` (a model-level store write) and ``session``
+  (every new session is linked as it is created);
+* on each session: ``update_options`` (a session-level write),
+  ``update_instructions`` and ``update_tools`` (session-level writes of
+  ``instructions`` and ``tools``), ``_create_session_update_event`` (what the
+  plugin's reconnect sends first: rebuilt from the store), and
+  ``_create_tools_update_event`` (the reconnect's tools replay: restated from
+  the store), ``aclose``; plus listeners on the plugin's
+  ``openai_server_event_received`` and ``openai_client_event_queued`` events.
+
+Which plugin behaviours exist is detected on the objects, not from version
+strings: a session that holds its own ``_opts`` copy (1.8) has it kept in step
+with its own desired state, and capabilities follow the options only where the
+plugin itself makes them (its ``_server_turn_taking_enabled`` helper, 1.8).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import secrets
+from collections import deque
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+from urllib.parse import parse_qs, urlparse
+
+from livekit.agents import llm
+
+from .._errors import InvalidOption, OptStateError, UnsupportedInDialect
+from .._patch import Patch, apply, diff, get, patch
+from .._store import Refusal, SessionState, Store
+from ..openai import OpenAICodec, RealtimeOptions
+from . import _convert as cv
+
+__all__ = ["ATTR", "ModelAdapter", "SessionLink"]
+
+log = logging.getLogger("optstate.livekit")
+
+#: The attribute that holds the adapter on a model and the link on a session.
+ATTR: Final = "_optstate"
+
+#: The plugin keeps these options in ``_opts`` under the keyword's own name.
+_MIRRORED: Final = tuple(kw for kw in cv.PATHS if kw not in ("instructions", "tools"))
+
+
+def _shadow(obj: object, name: str, value: object) -> None:
+    """Set an instance attribute that hides the class's method of that name."""
+    setattr(obj, name, value)
+
+
+def _install(obj: object, name: str, impl: Callable[..., Any]) -> None:
+    """Hide the class's method ``name`` on ``obj`` behind ``impl``, showing the
+    stock method's signature and docstring (for help() and introspection)."""
+    stock = getattr(type(obj), name)
+    method: Any
+    if inspect.iscoroutinefunction(impl):
+
+        async def method(*args: Any, **kwargs: Any) -> Any:
+            return await impl(*args, **kwargs)
+
+    else:
+
+        def method(*args: Any, **kwargs: Any) -> Any:
+            return impl(*args, **kwargs)
+
+    method.__name__ = name
+    method.__qualname__ = f"{type(obj).__name__}.{name}"
+    method.__doc__ = stock.__doc__ or impl.__doc__
+    sig = inspect.signature(stock)
+    method.__signature__ = sig.replace(parameters=list(sig.parameters.values())[1:])
+    method.__wrapped__ = impl
+    _shadow(obj, name, method)
+
+
+def _keywords(method: Callable[..., Any]) -> frozenset[str]:
+    """The keyword-only parameters of a plugin method (what this version accepts)."""
+    params = inspect.signature(method).parameters.values()
+    return frozenset(p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY)
+
+
+def _mirror(opts: Any, state: RealtimeOptions) -> set[str]:
+    """Make a plugin ``_RealtimeOptions`` say what ``state`` says; return the
+    keywords it changed. Fields that already stand for the same value keep
+    their object (the caller's pydantic model, ``None`` for auto, ...)."""
+    changed = set()
+    for keyword in _MIRRORED:
+        if not hasattr(opts, keyword):
+            continue
+        want = get(state, cv.PATHS[keyword])
+        if cv.mirror_leaf(keyword, getattr(opts, keyword)) != want:
+            setattr(opts, keyword, cv.from_leaf(keyword, want))
+            changed.add(keyword)
+    return changed
+
+
+def _is_stock_session_update(event: object) -> bool:
+    """Whether a queued client event is the plugin's own full ``session.update``."""
+    if isinstance(event, Mapping):
+        kind, event_id = event.get("type"), event.get("event_id")
+    else:
+        kind, event_id = getattr(event, "type", None), getattr(event, "event_id", None)
+    return kind == "session.update" and str(event_id).startswith("session_update_")
+
+
+def _take_stock_update(session: Any) -> bool:
+    """Take the plugin's first full ``session.update`` out of the session's
+    queue if it is still the only thing queued (not sent yet): the link sends
+    the store's instead. Anything else is left exactly where it was."""
+    channel = getattr(session, "_msg_ch", None)
+    if channel is None or channel.closed or channel.qsize() != 1:
+        return False
+    event = channel.recv_nowait()
+    if _is_stock_session_update(event):
+        return True
+    channel.send_nowait(event)  # it was alone in the queue, so its place is kept
+    return False
+
+
+def _connection_model(module: Any, opts: Any) -> str:
+    """The model a connection asks for: what the plugin puts in the URL (the
+    deployment, for Azure), not necessarily ``_opts.model``."""
+    process = getattr(module, "process_base_url", None)
+    if process is not None:
+        with contextlib.suppress(Exception):
+            url = process(
+                opts.base_url,
+                opts.model,
+                is_azure=opts.is_azure,
+                azure_deployment=opts.azure_deployment,
+                api_version=opts.api_version,
+            )
+            query = parse_qs(urlparse(url).query)
+            for key in ("model", "deployment"):
+                if query.get(key):
+                    return str(query[key][0])
+    return str(opts.model)
+
+
+def _renamed(e: InvalidOption) -> InvalidOption:
+    """``e`` naming the livekit keyword instead of the optstate path."""
+    return type(e)(cv.keyword_of(e.path), e.value, e.rule)
+
+
+class ModelAdapter:
+    """A model's store and the model-level half of the glue."""
+
+    def __init__(self, model: Any) -> None:
+        opts = model._opts
+        self.model = model
+        legacy_azure = bool(getattr(opts, "is_azure", False) and getattr(opts, "api_version", None))
+        self.codec = OpenAICodec("beta" if legacy_azure else "ga")
+        defaults = cv.state_from_opts(opts)
+        module = inspect.getmodule(type(model).update_options)
+        model_name = _connection_model(module, opts)
+        if model_name != defaults.model:
+            defaults = apply(defaults, patch(RealtimeOptions, {"model": model_name}))
+        self.check_encodable(self.codec.connect_patch(defaults))
+        self.store: Store[RealtimeOptions] = Store(defaults, codec=self.codec)
+        plugin = type(model)
+        self.keywords = _keywords(plugin.update_options)
+        # 1.8 derives capabilities from the options whenever they change; 1.5 fixes
+        # them at construction. Follow whichever this plugin does.
+        self.turn_taking: Callable[[Any], bool] | None = getattr(module, "_server_turn_taking_enabled", None)
+        self.warn_half: Callable[[Any], None] | None = getattr(
+            module, "_warn_on_half_disabled_turn_taking", None
+        )
+        self._stock_session: Callable[..., Any] = model.session
+        _install(model, "update_options", self.update_options)
+        _install(model, "session", self.session)
+        _shadow(model, ATTR, self)
+
+    # -- what the plugin calls -------------------------------------------------------
+
+    def update_options(self, **values: Any) -> None:
+        """Model-level ``update_options``: set the named options on the defaults
+        and on every live session, then send each session what it needs."""
+        change = self.translate(values, self.keywords, "RealtimeModel")
+        links = self.links()
+        self.store.write(change)
+        self.mirror()
+        for link in links:
+            link.after_write()
+
+    def session(self, *args: Any, **kwargs: Any) -> Any:
+        """The plugin's ``session()``, with the new session linked to the store."""
+        session = self._stock_session(*args, **kwargs)
+        self.link(session)
+        return session
+
+    # -- the rest --------------------------------------------------------------------
+
+    def translate(self, values: Mapping[str, Any], accepted: frozenset[str], owner: str) -> Patch:
+        """The validated, sendable patch for livekit keyword arguments; raises
+        before anything changes."""
+        for keyword, value in values.items():
+            if keyword not in accepted:
+                raise TypeError(f"{owner}.update_options() got an unexpected keyword argument {keyword!r}")
+            if keyword not in cv.PATHS and keyword not in cv.IGNORED:
+                raise InvalidOption(keyword, value, "is not an option optstate.livekit knows how to send")
+        change = cv.to_change(values)
+        self.check_encodable(change)
+        return change
+
+    def check_encodable(self, change: Patch) -> None:
+        """Raise ``UnsupportedInDialect`` (naming the livekit keyword) if the
+        wire dialect cannot say ``change`` (legacy Azure is the beta dialect)."""
+        try:
+            self.codec.encode(change, event_id="check")
+        except UnsupportedInDialect as e:
+            raise _renamed(e) from None
+
+    def link(self, session: Any) -> SessionLink:
+        """The session's link, made on first use."""
+        link = vars(session).get(ATTR)
+        if isinstance(link, SessionLink):
+            return link
+        return SessionLink(self, session)
+
+    def links(self) -> list[SessionLink]:
+        """The links of the model's live sessions (linking any not linked yet)."""
+        out = []
+        for session in list(getattr(self.model, "_sessions", ())):
+            channel = getattr(session, "_msg_ch", None)
+            if channel is not None and channel.closed:
+                continue
+            link = self.link(session)
+            if not link.state.closed:
+                out.append(link)
+        return out
+
+    def mirror(self) -> None:
+        """Keep the model's ``_opts`` (and, where the plugin derives them, its
+        capabilities) in step with the store's defaults."""
+        opts = self.model._opts
+        changed = _mirror(opts, self.store.defaults)
+        if self.turn_taking is not None and "turn_detection" in changed:
+            self.model._capabilities.turn_detection = self.turn_taking(opts.turn_detection)
+            if self.warn_half is not None:
+                self.warn_half(opts.turn_detection)
+        if self.turn_taking is not None and "input_audio_transcription" in changed:
+            self.model._capabilities.user_transcription = opts.input_audio_transcription is not None
+
+
+class SessionLink:
+    """One plugin session and its :class:`~optstate.SessionState`."""
+
+    def __init__(self, adapter: ModelAdapter, session: Any) -> None:
+        self.adapter = adapter
+        self.session = session
+        self.codec = adapter.codec
+        store = adapter.store
+        self.state: SessionState[RealtimeOptions] = store.session(codec=adapter.codec)
+        self.keywords = _keywords(type(session).update_options)
+        # session.update event ids sent on this connection, oldest first: the server
+        # answers them in order, which tells whose answer a session.updated is.
+        self.wire: deque[str] = deque()
+        self.warned: frozenset[Refusal] = frozenset()
+        # 1.8 sessions keep their own copy of the options (and capabilities).
+        self.own_opts: Any = vars(session).get("_opts")
+        self.own_caps: Any = vars(session).get("_capabilities")
+
+        start = Patch()
+        if self.own_opts is not None:
+            held = cv.state_from_opts(self.own_opts, base=store.defaults)
+            start = diff(store.defaults, held).without({"model"})  # the URL chooses the model
+        instructions = getattr(session, "_instructions", None)
+        if instructions is not None:
+            start = start | self.adapter.translate({"instructions": instructions}, _OWN, "RealtimeSession")
+        tools = session._tools.flatten()
+        if tools:
+            start = start | self._tools_change(session._convert_tools_to_oai(tools))[0]
+        if start:
+            self.state.write(start)
+
+        self._stock_aclose: Callable[[], Any] = session.aclose
+        self._stock_session_update: Callable[[], Any] = session._create_session_update_event
+        _install(session, "update_options", self.update_options)
+        _install(session, "update_instructions", self.update_instructions)
+        _install(session, "update_tools", self.update_tools)
+        _shadow(session, "_create_session_update_event", self.reconnect_update)
+        _shadow(session, "_create_tools_update_event", self.restate_tools)
+        _install(session, "aclose", self.aclose)
+        _shadow(session, ATTR, self)
+        session.on("openai_server_event_received", self.on_server_event)
+        session.on("openai_client_event_queued", self.on_client_event)
+
+        # The server has (or is about to get) the plugin's own first update, built
+        # from options the store may disagree with (1.5 drops model-level writes):
+        # send the store's full state. A first update still queued is replaced.
+        _take_stock_update(session)
+        self.sync()
+
+    # -- what the plugin calls -------------------------------------------------------
+
+    def update_options(self, **values: Any) -> None:
+        """Session-level ``update_options``: set the named options on this
+        session only, then send what it needs."""
+        change = self.adapter.translate(values, self.keywords, "RealtimeSession")
+        self.write(change)
+
+    async def update_instructions(self, instructions: str) -> None:
+        """``update_instructions`` as a session-level write of ``instructions``."""
+        change = self.adapter.translate({"instructions": instructions}, _OWN, "RealtimeSession")
+        self.session._instructions = instructions
+        self.write(change)
+
+    async def update_tools(self, tools: list[Any]) -> None:
+        """``update_tools`` as a session-level write of ``tools``; the session
+        keeps the tools the plugin could convert, as the plugin does."""
+        session = self.session
+        lock = getattr(session, "_update_fnc_ctx_lock", None) or asyncio.Lock()
+        async with lock:
+            change, names = self._tools_change(session._convert_tools_to_oai(tools))
+            self.write(change)
+            session._tools = llm.ToolContext(
+                [
+                    tool
+                    for tool in tools
+                    if (isinstance(tool, llm.FunctionTool | llm.RawFunctionTool) and tool.info.name in names)
+                    or isinstance(tool, llm.ProviderTool)
+                ]
+            )
+
+    def reconnect_update(self) -> Any:
+        """The first event of a new connection (the plugin's reconnect): the
+        store's whole desired state, refused-before changes included."""
+        if self.state.closed:
+            return self._stock_session_update()
+        self.wire.clear()
+        self.state.on_reconnect()
+        event = self.state.sync()
+        self.report_refused()
+        return event if event is not None else self._stock_session_update()
+
+    def restate_tools(self, tools: list[Any]) -> dict[str, Any] | None:
+        """The reconnect's tools replay. The store's connect update already
+        carries the tools, so this restates them from the store; its answer is
+        not taken for the answer to one of the store's updates."""
+        change = patch(RealtimeOptions, {"tools": self.state.desired.tools})
+        return self.codec.encode(change, event_id=f"tools_restate_{secrets.token_hex(6)}")
+
+    async def aclose(self) -> None:
+        """The plugin's ``aclose``, then the session leaves the store."""
+        try:
+            await self._stock_aclose()
+        finally:
+            self.state.close()
+
+    def on_server_event(self, event: Any) -> None:
+        """Every raw server event goes to the session state (answers to
+        ``session.update``s the store did not send excepted)."""
+        try:
+            if not isinstance(event, Mapping):
+                return
+            kind = event.get("type")
+            if kind == "session.updated" and self.wire:
+                answered = self.wire.popleft()
+                if answered not in self.state.in_flight:
+                    return
+            elif kind == "error":
+                error = event.get("error")
+                event_id = error.get("event_id") if isinstance(error, Mapping) else None
+                if isinstance(event_id, str) and event_id in self.wire:
+                    self.wire.remove(event_id)
+            if self.state.closed:
+                return
+            rejection = self.state.on_server_event(event)
+            if kind == "session.created":
+                self._adopt_model(event)
+            if rejection is not None:
+                refused = ", ".join(cv.keyword_of(p) for p in rejection.change.paths())
+                log.warning(
+                    "optstate.livekit: the server refused the update of %s (%s); asking again will resend it",
+                    refused,
+                    rejection.error.get("message"),
+                )
+                self.mirror()
+        except Exception:  # a listener must never break the plugin's receive loop
+            log.exception("optstate.livekit: failed to handle a server event")
+
+    def on_client_event(self, event: Any) -> None:
+        """Note each ``session.update`` as it goes on the wire."""
+        if isinstance(event, Mapping) and event.get("type") == "session.update":
+            self.wire.append(str(event.get("event_id")))
+
+    # -- the rest --------------------------------------------------------------------
+
+    def write(self, change: Patch) -> None:
+        """A session-level write, its mirrors, and its event. A write to a closed
+        session is dropped, as the plugin drops events sent after ``aclose``."""
+        if self.state.closed:
+            log.debug("optstate.livekit: dropped a write to a closed session: %r", change)
+            return
+        self.state.write(change)
+        self.after_write()
+
+    def after_write(self) -> None:
+        """Bring the mirrors in step and send what the session now needs."""
+        self.mirror()
+        self.sync()
+
+    def mirror(self) -> None:
+        """Keep a 1.8 session's own ``_opts`` and capabilities in step with its
+        desired state (a 1.5 session reads the model's)."""
+        if self.own_opts is None or self.state.closed:
+            return
+        changed = _mirror(self.own_opts, self.state.desired)
+        caps, derive = self.own_caps, self.adapter.turn_taking
+        if caps is not None and derive is not None:
+            if "turn_detection" in changed:
+                caps.turn_detection = derive(self.own_opts.turn_detection)
+            if "input_audio_transcription" in changed:
+                caps.user_transcription = self.own_opts.input_audio_transcription is not None
+
+    def sync(self) -> None:
+        """Send the session what the server lacks, through the plugin's queue."""
+        if self.state.closed:
+            return
+        event = self.state.sync()
+        if event is not None:
+            self.session.send_event(event)
+        self.report_refused()
+
+    def report_refused(self) -> None:
+        """Warn once per change the live server refuses (voice after audio,
+        tracing once enabled): it is kept and goes out on the next connection."""
+        now = frozenset(self.state.needs_reconnect)
+        for r in now - self.warned:
+            log.warning(
+                "optstate.livekit: not sending %s=%r on this connection (%s); "
+                "it is kept and goes out when the session next connects",
+                cv.keyword_of(r.path),
+                r.value,
+                r.reason,
+            )
+        self.warned = now
+
+    def _adopt_model(self, event: Mapping[str, Any]) -> None:
+        """The connection's URL chose the model, and the server names it (a
+        dated snapshot, an Azure deployment): take its name, so it is not
+        reported as a change to make."""
+        confirmed = self.state.confirmed
+        if confirmed is not None and confirmed.model != self.state.desired.model:
+            self.state.write({"model": confirmed.model})
+
+    def _tools_change(self, oai_tools: list[Any]) -> tuple[Patch, set[str]]:
+        tools = cv.tools_to_json(oai_tools)
+        change = self.adapter.translate({"tools": tools}, _OWN, "RealtimeSession")
+        names = {str(t.get("name")) for t in tools if isinstance(t, Mapping)}
+        return change, names
+
+
+#: The store fields that are not update_options keywords.
+_OWN: Final = frozenset({"instructions", "tools"})
+
+
+def adapter_of(model: object) -> ModelAdapter:
+    """The model's adapter, or ``OptStateError`` if it was not attached."""
+    adapter = vars(model).get(ATTR) if hasattr(model, "__dict__") else None
+    if not isinstance(adapter, ModelAdapter):
+        raise OptStateError(f"{type(model).__name__} is not attached: call optstate.livekit.attach(model)")
+    return adapter
+
+
+def link_of(session: object) -> SessionLink:
+    """The session's link, or ``OptStateError`` if its model was not attached."""
+    link = vars(session).get(ATTR) if hasattr(session, "__dict__") else None
+    if not isinstance(link, SessionLink):
+        raise OptStateError(
+            f"{type(session).__name__} is not linked: call optstate.livekit.attach() on its model"
+        )
+    return link

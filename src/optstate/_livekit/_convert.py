@@ -1,0 +1,232 @@
+"""livekit-plugins-openai option values <-> optstate values.
+
+The only place in optstate that knows livekit's ``NOT_GIVEN`` and the forms the
+plugin's ``update_options`` keywords take:
+
+================================  ==============================  =====================================
+livekit keyword                   optstate path                   livekit forms accepted
+================================  ==============================  =====================================
+``voice``                         ``audio.output.voice``          ``str``
+``speed``                         ``audio.output.speed``          ``float``
+``turn_detection``                ``audio.input.turn_detection``  GA ``ServerVad``/``SemanticVad``, beta
+                                                                  ``TurnDetection``, ``dict``, ``None``
+``input_audio_transcription``     ``audio.input.transcription``   GA ``AudioTranscription``, beta
+                                                                  ``InputAudioTranscription``, ``None``
+``input_audio_noise_reduction``   ``audio.input.noise_reduction``  ``"near_field"``/``"far_field"``, GA
+                                                                  ``NoiseReduction``, beta, ``None``
+``tool_choice``                   ``tool_choice``                 ``"auto"``/``"none"``/``"required"``,
+                                                                  ``{"type": "function", "function":
+                                                                  {"name": ...}}``, ``None`` (= auto)
+``max_response_output_tokens``    ``max_output_tokens``           ``int``, ``"inf"``, ``None`` (= inf)
+``tracing``                       ``tracing``                     ``"auto"``, ``TracingConfiguration``,
+                                                                  ``None`` (off)
+``truncation``                    ``truncation``                  ``"auto"``/``"disabled"``, retention
+                                                                  ratio, ``None`` (= auto)
+``reasoning`` (1.8+)              ``reasoning``                   ``RealtimeReasoning``, ``None``
+================================  ==============================  =====================================
+
+``None`` clears where the server has a null (turn detection, transcription, noise
+reduction, tracing, reasoning); for the three options that have no null on the
+wire it means what the plugin's own full ``session.update`` means by leaving
+the option out: the server's default. optstate records and JSON ``dict`` forms
+are accepted too. ``temperature`` is accepted and ignored, as the plugin does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+from livekit.agents.utils import is_given
+from openai.types.beta.realtime.session import TurnDetection as BetaTurnDetection
+from openai.types.realtime import AudioTranscription, RealtimeTruncationRetentionRatio
+from openai.types.realtime.realtime_audio_config_input import NoiseReduction
+from openai.types.realtime.realtime_audio_input_turn_detection import SemanticVad, ServerVad
+from openai.types.realtime.realtime_tracing_config import TracingConfiguration
+from pydantic import BaseModel
+
+from .._errors import InvalidOption
+from .._patch import Patch, apply, patch
+from ..openai import RealtimeOptions, ToolChoiceFunction, to_json
+
+_REASONING: type[BaseModel] | None
+try:  # newer openai packages only; the plugins that take `reasoning` need it
+    from openai.types.realtime import RealtimeReasoning as _REASONING
+except ImportError:  # pragma: no cover - depends on the installed openai package
+    _REASONING = None
+
+__all__ = [
+    "IGNORED",
+    "PATHS",
+    "from_leaf",
+    "keyword_of",
+    "mirror_leaf",
+    "state_from_opts",
+    "to_change",
+    "to_leaf",
+    "tools_to_json",
+]
+
+#: livekit ``update_options`` keyword -> the optstate option it sets.
+PATHS: Final[Mapping[str, str]] = {
+    "voice": "audio.output.voice",
+    "speed": "audio.output.speed",
+    "turn_detection": "audio.input.turn_detection",
+    "input_audio_transcription": "audio.input.transcription",
+    "input_audio_noise_reduction": "audio.input.noise_reduction",
+    "tool_choice": "tool_choice",
+    "max_response_output_tokens": "max_output_tokens",
+    "tracing": "tracing",
+    "truncation": "truncation",
+    "reasoning": "reasoning",
+    # Not update_options keywords: update_instructions() and update_tools().
+    "instructions": "instructions",
+    "tools": "tools",
+}
+
+#: Keywords the plugin accepts and the Realtime API ignores ("deprecated, unused in v1").
+IGNORED: Final = frozenset({"temperature"})
+
+#: What ``None`` means for the options that have no null on the wire.
+_NONE_MEANS: Final[Mapping[str, Any]] = {
+    "tool_choice": "auto",  # the plugin's to_oai_tool_choice(None)
+    "max_response_output_tokens": "inf",
+    "truncation": "auto",
+}
+
+_KEYWORDS_BY_PATH: Final = {path: kw for kw, path in PATHS.items()}
+
+
+def keyword_of(path: str) -> str:
+    """The livekit name of an optstate path (``audio.output.speed`` -> ``speed``)."""
+    for prefix, kw in _KEYWORDS_BY_PATH.items():
+        if path == prefix or path.startswith((prefix + ".", prefix + "[")):
+            return kw + path[len(prefix) :]
+    return path
+
+
+_SERVER_VAD_FIELDS: Final = frozenset(ServerVad.model_fields)
+_SEMANTIC_VAD_FIELDS: Final = frozenset(SemanticVad.model_fields)
+
+
+def _dump(value: BaseModel) -> Any:
+    return value.model_dump(mode="json", by_alias=True, exclude_none=True, warnings=False)
+
+
+def _from_livekit(keyword: str, value: Any) -> Any:
+    """The optstate (JSON or record) form of one livekit value."""
+    if value is None:
+        return _NONE_MEANS.get(keyword)
+    if keyword == "input_audio_noise_reduction" and type(value) is str:
+        return {"type": value}
+    if keyword == "tool_choice" and isinstance(value, Mapping) and "function" in value:
+        # livekit's NamedToolChoice {"type": "function", "function": {"name": ...}}
+        fn = value["function"]
+        return {"type": value.get("type"), "name": fn.get("name") if isinstance(fn, Mapping) else fn}
+    if keyword == "turn_detection" and isinstance(value, BetaTurnDetection):
+        # The beta class holds the fields of both kinds; keep those of its own kind,
+        # as the plugin's to_turn_detection does.
+        kept = {"server_vad": _SERVER_VAD_FIELDS, "semantic_vad": _SEMANTIC_VAD_FIELDS}.get(
+            str(value.type), frozenset(_dump(value))
+        )
+        return {k: v for k, v in _dump(value).items() if k in kept}
+    if isinstance(value, BaseModel):
+        return _dump(value)
+    return value
+
+
+def _renamed(e: InvalidOption, path: str, keyword: str) -> InvalidOption:
+    """``e`` with its optstate path replaced by the livekit keyword."""
+    if e.path == path or e.path.startswith((path + ".", path + "[")):
+        where = keyword + e.path[len(path) :]
+    elif e.path:
+        where = f"{keyword}.{e.path}"
+    else:
+        where = keyword
+    return type(e)(where, e.value, e.rule)
+
+
+def to_leaf(keyword: str, value: Any) -> tuple[str, Any]:
+    """``(optstate path, validated value)`` for one livekit keyword and value.
+
+    Raises :class:`~optstate.InvalidOption` naming the livekit keyword (and the
+    field inside it) and the bad value.
+    """
+    path = PATHS[keyword]
+    try:
+        change = patch(RealtimeOptions, {path: _from_livekit(keyword, value)})
+    except InvalidOption as e:
+        raise _renamed(e, path, keyword) from None
+    except (TypeError, ValueError, AttributeError, KeyError) as e:
+        raise InvalidOption(keyword, value, f"is not a valid {keyword} ({e})") from None
+    return path, change.paths()[path]
+
+
+def to_change(values: Mapping[str, Any]) -> Patch:
+    """One validated patch for livekit ``{keyword: value}`` (``NOT_GIVEN`` and
+    ignored keywords left out). Nothing is built unless every value is valid."""
+    leaves: dict[str, Any] = {}
+    for keyword, value in values.items():
+        if keyword in IGNORED or not is_given(value):
+            continue
+        path, leaf = to_leaf(keyword, value)
+        leaves[path] = leaf
+    return patch(RealtimeOptions, leaves)
+
+
+def from_leaf(keyword: str, leaf: Any) -> Any:
+    """The livekit form of an optstate value, as the plugin keeps it in ``_opts``."""
+    if leaf is None:
+        return None
+    if keyword == "turn_detection":
+        cls = ServerVad if getattr(type(leaf), "TYPE", None) == "server_vad" else SemanticVad
+        return cls.model_validate(to_json(leaf))
+    if keyword == "input_audio_transcription":
+        return AudioTranscription.model_validate(to_json(leaf))
+    if keyword == "input_audio_noise_reduction":
+        return NoiseReduction.model_validate(to_json(leaf))
+    if keyword == "tool_choice":
+        if isinstance(leaf, ToolChoiceFunction):
+            return {"type": "function", "function": {"name": leaf.name}}
+        return to_json(leaf)
+    if keyword == "tracing" and leaf != "auto":
+        return TracingConfiguration.model_validate(to_json(leaf))
+    if keyword == "truncation" and type(leaf) is not str:
+        return RealtimeTruncationRetentionRatio.model_validate(to_json(leaf))
+    if keyword == "reasoning" and _REASONING is not None:
+        return _REASONING.model_validate(to_json(leaf))
+    return to_json(leaf)
+
+
+_UNREADABLE: Final[Any] = object()
+
+
+def mirror_leaf(keyword: str, value: Any) -> Any:
+    """The optstate value a livekit mirror value stands for (a sentinel that
+    equals nothing when it cannot be read)."""
+    try:
+        return to_leaf(keyword, value)[1]
+    except InvalidOption:
+        return _UNREADABLE
+
+
+def state_from_opts(opts: Any, base: RealtimeOptions | None = None) -> RealtimeOptions:
+    """The options a plugin ``_RealtimeOptions`` (model or session) holds.
+
+    Options the plugin version does not have keep their value in ``base``
+    (default: the server's defaults).
+    """
+    leaves: dict[str, Any] = {"model": opts.model}
+    modalities = getattr(opts, "modalities", None)
+    if modalities is not None:
+        leaves["output_modalities"] = ["audio"] if "audio" in modalities else ["text"]
+    for keyword in PATHS:
+        if hasattr(opts, keyword):
+            path, leaf = to_leaf(keyword, getattr(opts, keyword))
+            leaves[path] = leaf
+    return apply(base if base is not None else RealtimeOptions(), patch(RealtimeOptions, leaves))
+
+
+def tools_to_json(oai_tools: list[Any]) -> list[Any]:
+    """The plugin's converted tools (``RealtimeFunctionTool`` models) as JSON."""
+    return [_dump(t) if isinstance(t, BaseModel) else t for t in oai_tools]
