@@ -7,18 +7,22 @@ Each law runs on the OpenAI schema and on a tiny unrelated schema
 from __future__ import annotations
 
 import copy
+import os
+import pickle
+import subprocess
 import sys
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pyrsistent import pvector
-from tests.tinyschema import Device, Panel, Tripwire, devices
+from tests.tinyschema import Device, Knob, Panel, Tripwire, devices
 
 import optstate
 from optstate import Patch, apply, diff
-from optstate.openai import FunctionTool, RealtimeOptions
+from optstate.openai import AudioPCMU, FunctionTool, RealtimeOptions
 from optstate.strategies import leaf_paths, patches, realtime_options
 
 SCHEMAS = [
@@ -129,6 +133,38 @@ class TestIdentity:
         assert calls == []
 
 
+class TestDiff:
+    def test_records_with_no_or_one_field(self) -> None:
+        """diff works on any record class, including ones with zero or one field."""
+        assert diff(AudioPCMU(), AudioPCMU()) == Patch()
+        assert diff(Knob(level=1), Knob(level=1)) == Patch()
+        assert diff(Knob(level=1), Knob(level=2)) == Patch({"level": 2})
+
+    def test_sub_patches_are_patches(self) -> None:
+        """A merge node changed in a diff holds a Patch with only its changed children."""
+        new = optstate.set(Device(), "back.title", "x")
+        p = diff(Device(), new)
+        assert type(p["back"]) is Patch
+        assert p == Patch({"back": Patch({"title": "x"})})
+        assert hash(p) == hash(Patch({"back": Patch({"title": "x"})}))
+
+    @pytest.mark.parametrize(
+        ("old", "new"), [(Device(), Panel()), (1, 2), ({"a": 1}, {"a": 2}), (Device(), None)]
+    )
+    def test_needs_two_records_of_one_class(self, old: Any, new: Any) -> None:
+        """Anything but two records of the same class is a TypeError naming both types."""
+        with pytest.raises(TypeError, match="diff needs two records of the same class"):
+            diff(old, new)
+
+    def test_a_failing_comparison_shows_the_generated_source(self) -> None:
+        """diff is generated code; a traceback through it shows the line that compared."""
+        s = Device(front=Panel(payload=Tripwire()))
+        new = attrs.evolve(s, front=attrs.evolve(s.front, payload=Tripwire()))
+        with pytest.raises(AssertionError) as info:
+            diff(s, new)
+        assert "old_1.payload == new_1.payload" in str(info.getrepr())
+
+
 class TestPatch:
     @given(p=patches(), q=patches())
     def test_or_is_later_wins(self, p: Patch, q: Patch) -> None:
@@ -146,6 +182,43 @@ class TestPatch:
         assert p
         assert hash(p) == hash(optstate.patch(RealtimeOptions, {"audio.output.speed": 1.5}))
         assert repr(p) == "Patch({'audio.output.speed': 1.5})"
+
+    def test_views_and_get_are_the_mappings(self) -> None:
+        """keys/values/items/get behave as a read-only Mapping's, in order."""
+        p = optstate.patch(RealtimeOptions, {"instructions": "x", "audio.output.speed": 1.5})
+        assert list(p.keys()) == list(p) == ["instructions", "audio"]
+        assert list(p.values()) == [p["instructions"], p["audio"]]
+        assert list(p.items()) == [("instructions", "x"), ("audio", p["audio"])]
+        assert p.items() == dict(p).items()
+        assert ("instructions", "x") in p.items()
+        assert p.get("instructions") == "x"
+        assert p.get("model") is None
+        assert p.get("model", 1) == 1
+        with pytest.raises(TypeError):  # the views give no way to change the patch
+            p.items().mapping["model"] = "m"  # type: ignore[index]
+
+    def test_hash_is_computed_once_and_matches_equality(self) -> None:
+        """Equal patches built differently (diff, patch, constructor) hash alike."""
+        built = Patch({"audio": Patch({"output": Patch({"speed": 1.5})})})
+        diffed = diff(RealtimeOptions(), optstate.set(RealtimeOptions(), "audio.output.speed", 1.5))
+        assert diffed == built
+        assert hash(diffed) == hash(built) == hash(built)
+        assert len({diffed, built, Patch()}) == 2
+
+    def test_pickle_leaves_the_cached_hash_behind(self) -> None:
+        """A hashed patch pickled in one process is found in a set in another
+        (str hashes differ between processes, so the cached hash must not travel)."""
+        p = diff(RealtimeOptions(), optstate.set(RealtimeOptions(), "instructions", "x"))
+        hash(p)
+        assert pickle.loads(pickle.dumps(p)) == p
+        script = (
+            "import pickle, sys, optstate\n"
+            "from optstate.openai import RealtimeOptions\n"
+            "p = pickle.loads(sys.stdin.buffer.read())\n"
+            "assert p in {optstate.patch(RealtimeOptions, instructions='x')}\n"
+        )
+        env = {**os.environ, "PYTHONHASHSEED": "12345"}
+        subprocess.run([sys.executable, "-c", script], input=pickle.dumps(p), env=env, check=True)
 
     def test_without_removes_named_leaves(self) -> None:
         """Patch.without drops leaves and the merge nodes left empty."""

@@ -16,7 +16,8 @@ The laws, each a Hypothesis property in ``tests/test_patch_laws.py``:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import linecache
+from collections.abc import Callable, ItemsView, Iterator, KeysView, Mapping, ValuesView
 from collections.abc import Set as AbstractSet
 from typing import Any, TypeVar, final
 
@@ -29,6 +30,7 @@ __all__ = ["Patch", "apply", "diff", "full_patch", "get", "patch", "set"]
 
 S = TypeVar("S")
 _MISSING: Any = object()
+_new = object.__new__
 
 
 @final
@@ -41,25 +43,39 @@ class Patch(Mapping[str, Any]):
     Build one with :func:`optstate.patch` (validated) or :func:`optstate.diff`.
     """
 
+    # ``_hash`` is filled in by the first ``hash()``: a Patch built by ``diff``
+    # costs one allocation and one slot store, nothing more.
     __slots__ = ("_changes", "_hash")
     _changes: dict[str, Any]
-    _hash: int | None
+    _hash: int
 
     def __init__(self, changes: Mapping[str, Any] | None = None) -> None:
         """Wrap ``changes`` (copied). No schema check: see :func:`optstate.patch`."""
         self._changes = dict(changes) if changes else {}
-        self._hash = None
 
     @classmethod
     def _of(cls, changes: dict[str, Any]) -> Patch:
         # Internal fast path: takes ownership of ``changes`` without copying.
-        p = object.__new__(cls)
+        p = _new(cls)
         p._changes = changes
-        p._hash = None
         return p
 
     def __getitem__(self, key: str) -> Any:
         return self._changes[key]
+
+    # The read-only views and ``get`` of the wrapped dict, rather than the
+    # Mapping mixins that go through ``__getitem__`` once per key.
+    def keys(self) -> KeysView[str]:
+        return self._changes.keys()
+
+    def values(self) -> ValuesView[Any]:
+        return self._changes.values()
+
+    def items(self) -> ItemsView[str, Any]:
+        return self._changes.items()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._changes.get(key, default)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._changes)
@@ -79,9 +95,15 @@ class Patch(Mapping[str, Any]):
         return NotImplemented
 
     def __hash__(self) -> int:
-        if self._hash is None:
-            self._hash = hash(frozenset(self._changes.items()))
-        return self._hash
+        try:
+            return self._hash
+        except AttributeError:
+            h = self._hash = hash(frozenset(self._changes.items()))
+            return h
+
+    def __reduce__(self) -> tuple[type[Patch], tuple[dict[str, Any]]]:
+        # Never pickle the cached hash: str hashes differ from process to process.
+        return Patch, (self._changes,)
 
     def __or__(self, other: Patch) -> Patch:
         if not isinstance(other, Patch):
@@ -152,33 +174,89 @@ def diff(old: S, new: S) -> Patch:
     """
     if old is new:
         return EMPTY
-    if type(old) is not type(new) or not is_record(old):
+    cls = type(old)
+    differ: Callable[[Any, Any], Patch] | None
+    try:
+        differ = _DIFFERS[cls]
+    except KeyError:
+        differ = _compile_diff(cls) if is_record(old) else None
+        if differ is not None:
+            _DIFFERS[cls] = differ
+    if differ is None or type(new) is not cls:
         raise TypeError(
-            f"diff needs two records of the same class (got {type(old).__name__} and {type(new).__name__})"
+            f"diff needs two records of the same class (got {cls.__name__} and {type(new).__name__})"
         )
-    return _diff(old, new, specs(type(old))) or EMPTY
+    return differ(old, new)
 
 
-def _diff(old: Any, new: Any, fields: tuple[FieldSpec, ...]) -> Patch | None:
-    changes: dict[str, Any] | None = None
-    for f in fields:
+#: The diff function of each record class, compiled on first use.
+_DIFFERS: dict[type, Callable[[Any, Any], Patch]] = {}
+
+
+def _compile_diff(cls: type) -> Callable[[Any, Any], Patch]:
+    """Generate the diff function of ``cls``, as attrs generates ``__eq__``.
+
+    Its body is what one would write by hand: for each field, in declaration
+    order, ``if old.f is not new.f`` (identity first, so shared subtrees and
+    values cost one comparison), then for a replace leaf ``not old.f == new.f``,
+    and for a merge node the same code for its record's fields, inlined one
+    level deeper. A level that changed gets a dict and a Patch around it; an
+    unchanged one allocates nothing. A generic loop over :func:`specs` did the
+    same work about four times slower (see ``bench/RESULTS.md``), spending it on
+    spec lookups, ``getattr`` calls and one Python call per merge node.
+    """
+    name = f"diff_{cls.__name__}" if cls.__name__.isidentifier() else "diff_record"
+    lines = [f"def {name}(old_0, new_0):"]
+    _diff_body(cls, 0, "    ", lines)
+    lines += [
+        "    if changes_0 is None:",
+        "        return EMPTY",
+        "    patch = alloc(Patch)",
+        "    patch._changes = changes_0",
+        "    return patch",
+    ]
+    source = "\n".join(lines) + "\n"
+    filename = f"<optstate diff {cls.__module__}.{cls.__qualname__}>"
+    namespace: dict[str, Any] = {"EMPTY": EMPTY, "Patch": Patch, "alloc": _new}
+    exec(compile(source, filename, "exec"), namespace)
+    # Tracebacks through the generated code show its source.
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    return namespace[name]  # type: ignore[no-any-return]
+
+
+def _diff_body(cls: type, depth: int, indent: str, lines: list[str]) -> None:
+    """Append the code that leaves in ``changes_<depth>`` the changes of
+    ``old_<depth>`` to ``new_<depth>`` (records of ``cls``), or ``None``."""
+    old, new, changes = f"old_{depth}", f"new_{depth}", f"changes_{depth}"
+    lines.append(f"{indent}{changes} = None")
+    for f in specs(cls):
         name = f.name
-        a = getattr(old, name)
-        b = getattr(new, name)
-        if a is b:
-            continue
         if f.kind is MERGE:
-            sub = _diff(a, b, specs(f.record))  # type: ignore[arg-type]
-            if sub is None:
-                continue
-            b = sub
-        elif a == b:
-            continue
-        if changes is None:
-            changes = {name: b}
+            below = depth + 1
+            lines += [
+                f"{indent}if {old}.{name} is not {new}.{name}:",
+                f"{indent}    old_{below} = {old}.{name}",
+                f"{indent}    new_{below} = {new}.{name}",
+            ]
+            _diff_body(f.record, below, indent + "    ", lines)  # type: ignore[arg-type]
+            lines += [
+                f"{indent}    if changes_{below} is not None:",
+                f"{indent}        value = alloc(Patch)",
+                f"{indent}        value._changes = changes_{below}",
+            ]
+            inner = indent + "        "
         else:
-            changes[name] = b
-    return None if changes is None else Patch._of(changes)
+            lines += [
+                f"{indent}if {old}.{name} is not {new}.{name} and not {old}.{name} == {new}.{name}:",
+                f"{indent}    value = {new}.{name}",
+            ]
+            inner = indent + "    "
+        lines += [
+            f"{inner}if {changes} is None:",
+            f"{inner}    {changes} = {{{name!r}: value}}",
+            f"{inner}else:",
+            f"{inner}    {changes}[{name!r}] = value",
+        ]
 
 
 def full_patch(state: Any) -> Patch:

@@ -20,7 +20,7 @@ from pyrsistent import PMap, PVector, pvector
 
 from .._errors import InvalidOption, UnsupportedInDialect
 from .._patch import Patch, full_patch
-from .._record import MERGE, is_record, specs
+from .._record import MERGE, is_record, specs, specs_by_name
 from ._schema import (
     AudioPCM,
     AudioPCMA,
@@ -96,7 +96,7 @@ def encode_session(state: RealtimeOptions, dialect: Dialect = "ga") -> dict[str,
 
 
 def _encode_ga(cls: type, change: Patch, out: dict[str, Any]) -> None:
-    fields = {s.name: s for s in specs(cls)}
+    fields = specs_by_name(cls)
     for name, value in change.items():
         s = fields.get(name)
         if s is None:
