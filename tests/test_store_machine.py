@@ -31,7 +31,8 @@ class Slot:
         self.session = session
         self.ref = ref  # the reference model of this session's desired state
         self.server = RealtimeOptions(model=ref["model"])  # the simulated server
-        self.pending: list[dict[str, Any]] = []  # sent, not yet delivered
+        # sent, not yet delivered; with whether audio had started when it was sent
+        self.pending: list[tuple[dict[str, Any], bool]] = []
         self.created_pending = True  # session.created not yet delivered
         self.audio = False
         self.settled = False  # nothing to send, nothing pending
@@ -51,6 +52,22 @@ class StoreMachine(RuleBasedStateMachine):
         if slot.created_pending:
             slot.created_pending = False
             slot.session.on_server_event({"type": "session.created", "session": encode_session(slot.server)})
+
+    def _reject(self, slot: Slot, event: dict[str, Any], change: Patch) -> None:
+        """The server answers ``event`` with an error; mirror the rollback in the reference."""
+        # The server holds what it has plus the updates still to come.
+        held = slot.server
+        for later, _ in slot.pending:
+            held = optstate.apply(held, decode_update(later["session"]))
+        for path, value in change.paths().items():
+            if slot.ref[path] == value and optstate.get(held, path) != value:
+                slot.ref[path] = optstate.get(held, path)  # rolled back
+        rejection = slot.session.on_server_event(
+            {"type": "error", "error": {"event_id": event["event_id"], "message": "no"}}
+        )
+        assert rejection is not None
+        assert rejection.change == change
+        slot.settled = False
 
     def _keep_snapshot(self, state: RealtimeOptions) -> None:
         if len(self.snapshots) < 20:
@@ -107,30 +124,19 @@ class StoreMachine(RuleBasedStateMachine):
             assert event is None, f"no-op produced an event: {event}"
         if event is not None:
             validate_event(event, "ga")
-            slot.pending.append(event)
+            slot.pending.append((event, slot.audio))
 
     @precondition(lambda self: any(s.pending for s in self.slots))
     @rule(data=st.data(), reject=st.booleans())
     def deliver(self, data: st.DataObject, reject: bool) -> None:
         slot = data.draw(st.sampled_from([s for s in self.slots if s.pending]))
         self._deliver_created(slot)
-        event = slot.pending.pop(0)
+        event, audio_when_sent = slot.pending.pop(0)
         change = decode_update(event["session"])
-        assert not refusals(slot.server, change, audio_started=slot.audio), "sent a refused change"
-        if reject:
-            # The server holds what it has plus the updates still to come.
-            held = slot.server
-            for later in slot.pending:
-                held = optstate.apply(held, decode_update(later["session"]))
-            for path, value in change.paths().items():
-                if slot.ref[path] == value and optstate.get(held, path) != value:
-                    slot.ref[path] = optstate.get(held, path)  # rolled back
-            rejection = slot.session.on_server_event(
-                {"type": "error", "error": {"event_id": event["event_id"], "message": "no"}}
-            )
-            assert rejection is not None
-            assert rejection.change == change
-            slot.settled = False
+        refused = refusals(slot.server, change, audio_started=slot.audio)
+        assert not (refused and audio_when_sent), "sent a change it knew the server refuses"
+        if reject or refused:  # audio came after the update left: the server refuses it
+            self._reject(slot, event, change)
         else:
             slot.server = optstate.apply(slot.server, change)
             slot.session.on_server_event({"type": "session.updated", "session": encode_session(slot.server)})
@@ -164,10 +170,14 @@ class StoreMachine(RuleBasedStateMachine):
             event = slot.session.sync()
             if event is not None:
                 validate_event(event, "ga")
-                slot.pending.append(event)
+                slot.pending.append((event, slot.audio))
             while slot.pending:
                 self._deliver_created(slot)
-                change = decode_update(slot.pending.pop(0)["session"])
+                sent, _ = slot.pending.pop(0)
+                change = decode_update(sent["session"])
+                if refusals(slot.server, change, audio_started=slot.audio):
+                    self._reject(slot, sent, change)
+                    continue
                 slot.server = optstate.apply(slot.server, change)
                 slot.session.on_server_event(
                     {"type": "session.updated", "session": encode_session(slot.server)}

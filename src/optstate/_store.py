@@ -417,7 +417,9 @@ class SessionState(Generic[S]):
             desired = self.desired
             if self._fresh or self._sent is None:
                 change = self._codec.connect_patch(desired)
-                held = desired  # a fresh server refuses nothing we would send
+                # What the new connection's server holds: it may already refuse
+                # something (voice, if the model spoke before our first update).
+                held = self._codec.fresh(desired)
             else:
                 change = self._store._diff(self._sent, desired)
                 held = self._sent
