@@ -49,3 +49,14 @@ def test_the_pytest_fixture_checks_a_driver(optstate_check: Any) -> None:
     optstate_check(lambda: ToyDriver(broken=False), examples=30)
     with pytest.raises(AssertionError, match="minimal program"):
         optstate_check(lambda: ToyDriver(broken=True), examples=100)
+
+
+def test_readme_shows_the_driver_the_tests_run() -> None:
+    """The README's toy driver is the one in examples/ (docs cannot drift), under 50 lines."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    source = (root / "examples" / "toy_plugin.py").read_text()
+    driver = source[source.index("class ToyDriver:") :]
+    assert driver in (root / "README.md").read_text()
+    assert len(driver.strip().splitlines()) < 50

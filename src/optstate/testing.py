@@ -143,23 +143,26 @@ Op = tuple[str, "int | None", dict[str, Any]]
 
 
 class PropertyFailed(AssertionError):
-    """A harness property does not hold. ``prop`` names it (and the session),
+    """A harness property does not hold. ``prop`` names it, ``session`` the session,
     ``details`` show expected vs the server's view, ``ops`` is the program."""
 
     def __init__(
         self,
         prop: str,
+        session: int | None,
         details: list[str],
         ops: list[Op],
         render: Callable[[str, int | None, Mapping[str, Any]], str],
     ) -> None:
-        self.prop, self.details, self.ops, self.render = prop, details, ops, render
+        self.prop, self.session, self.details = prop, session, details
+        self.ops, self.render = ops, render
         super().__init__(self.report())
 
     def report(self) -> str:
         """The property, the evidence and the program as runnable Python."""
         program = [self.render(op, index, kwargs) for op, index, kwargs in self.ops]
-        lines = [f"property broken: {self.prop}", *self.details, "", "minimal program:"]
+        where = f" (session s{self.session})" if self.session is not None else ""
+        lines = [f"property broken: {self.prop}{where}", *self.details, "", "minimal program:"]
         return "\n".join(lines + ["    " + line for line in program])
 
 
@@ -226,8 +229,7 @@ def make_machine(
             self.ops.append((op, index, dict(kwargs)))
 
         def _fail(self, prop: str, index: int | None, details: Sequence[str]) -> None:
-            where = f" (session s{index})" if index is not None else ""
-            raise PropertyFailed(prop + where, list(details), list(self.ops), self.driver.render)
+            raise PropertyFailed(prop, index, list(details), list(self.ops), self.driver.render)
 
         def _open_session(self, *, first: bool = False) -> None:
             index = self.driver.new_session()
@@ -261,6 +263,7 @@ def make_machine(
 
         def _pump(self, named: set[str], targets: set[int], expected_before: list[RealtimeOptions]) -> None:
             """Collect what every session sent, play the server, check properties 2-3."""
+            after_write = [s.expected for s in self.sessions]  # before any rollback
             for index, session in enumerate(self.sessions):
                 before = session.server
                 events = self._updates(self.driver.events(index), index)
@@ -272,8 +275,8 @@ def make_machine(
                         continue
                     session.server = _patch.apply(session.server, change)
                     self._answer(index, session.server)
-                unchanged = session.expected == expected_before[index]
-                if events and unchanged and before == session.expected:
+                unchanged = after_write[index] == expected_before[index]
+                if events and unchanged and before == after_write[index]:
                     self._fail(
                         "a write that changes nothing puts nothing on the wire",
                         index,
@@ -463,10 +466,10 @@ def check(
     class Counting(machine):  # type: ignore[misc, valid-type]
         def __init__(self) -> None:
             count[0] += 1
-            if progress is not None and (count[0] % 10 == 0 or count[0] == 1):
-                print(
-                    f"\r  program {count[0]} (target {examples} examples)", end="", file=progress, flush=True
-                )
+            if progress is not None and count[0] % 50 == 0:
+                tty = progress.isatty()
+                line = f"  {count[0]} programs run (target: {examples} valid examples)"
+                print("\r" + line if tty else line, end="" if tty else "\n", file=progress, flush=True)
             super().__init__()
 
     test = get_state_machine_test(
@@ -485,9 +488,9 @@ def check(
     try:
         seed(seed_value)(test)()
     except PropertyFailed as e:
-        failure = _minimize(machine, e)
         if progress is not None:
-            print(file=progress)
+            print(f"\n  failure found after {count[0]} programs; minimising", file=progress, flush=True)
+        failure = _minimize(machine, e)
         return CheckResult(False, count[0], seed_value, time.monotonic() - started, failure.report())
     if progress is not None:
         print(file=progress)
@@ -499,8 +502,8 @@ def _replay(machine: type[Any], ops: list[Op]) -> PropertyFailed | None:
     m = machine()
     try:
         for op, index, kwargs in ops[2:]:  # ops[0:2]: the model and s0, made by __init__
-            if index is not None and index >= len(m.sessions):
-                return None  # the program no longer makes sense
+            if op != "session" and index is not None and index >= len(m.sessions):
+                return None  # the program no longer makes sense (its session was dropped)
             m.do(op, index, kwargs)
     except PropertyFailed as e:
         return e

@@ -1,0 +1,1 @@
+"""Harness drivers shipped with optstate (see ``optstate check --driver``)."""
