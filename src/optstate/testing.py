@@ -47,11 +47,11 @@ except ImportError as e:  # pragma: no cover - depends on the environment
 
 from . import _patch
 from ._errors import OptStateError, safe_repr
+from .openai import PLUGIN_KEYWORDS as KEYWORDS
 from .openai import RealtimeOptions, decode_update, refusals
 from .strategies import plugin_writes
 
 __all__ = [
-    "KEYWORDS",
     "CheckResult",
     "Driver",
     "PropertyFailed",
@@ -60,20 +60,6 @@ __all__ = [
     "default_render",
     "make_machine",
 ]
-
-#: The plugin keyword vocabulary and the option path each one sets.
-KEYWORDS: Mapping[str, str] = {
-    "voice": "audio.output.voice",
-    "speed": "audio.output.speed",
-    "turn_detection": "audio.input.turn_detection",
-    "input_audio_transcription": "audio.input.transcription",
-    "input_audio_noise_reduction": "audio.input.noise_reduction",
-    "tool_choice": "tool_choice",
-    "max_response_output_tokens": "max_output_tokens",
-    "tracing": "tracing",
-    "truncation": "truncation",
-}
-
 
 @runtime_checkable
 class Driver(Protocol):
@@ -85,7 +71,7 @@ class Driver(Protocol):
     the driver converts them to what its plugin accepts.
     """
 
-    #: Keywords (from :data:`KEYWORDS`) this plugin's update_options accepts.
+    #: Keywords (from ``optstate.openai.PLUGIN_KEYWORDS``) this plugin's update_options accepts.
     keywords: Sequence[str]
     #: Whether :meth:`reply` reaches the plugin (enables rejections in programs).
     can_reply: bool

@@ -29,7 +29,8 @@ from openai.types.realtime.realtime_audio_config_input import NoiseReduction
 from openai.types.realtime.realtime_audio_input_turn_detection import SemanticVad, ServerVad
 from pydantic import BaseModel
 
-from ..testing import KEYWORDS
+from ..openai import PLUGIN_KEYWORDS
+from ..testing import default_render
 
 __all__ = ["LivekitDriver", "attached", "stock"]
 
@@ -39,7 +40,7 @@ T = TypeVar("T")
 def _keywords() -> tuple[str, ...]:
     model = inspect.signature(RealtimeModel.update_options).parameters
     session = inspect.signature(RealtimeSession.update_options).parameters
-    return tuple(k for k in KEYWORDS if k in model and k in session)
+    return tuple(k for k in PLUGIN_KEYWORDS if k in model and k in session)
 
 
 def to_livekit(keyword: str, value: Any) -> Any:
@@ -184,22 +185,22 @@ class LivekitDriver:
         self._loop = None
 
     def render(self, op: str, index: int | None, kwargs: Mapping[str, Any]) -> str:
-        """A line of Python against the plugin's public API."""
-        args = ", ".join(f"{k}={_literal(k, v)}" for k, v in kwargs.items())
+        """A line of Python against the plugin's public API (values as plugin types)."""
         if op == "start":
             made = 'RealtimeModel(api_key="sk-test")'
             if self.attach:
                 made = f"optstate.livekit.attach({made})"
             return f"model = {made}  # inside a running asyncio loop"
-        if op == "session":
-            return f"s{index} = model.session()"
-        if op == "model":
-            return f"model.update_options({args})"
-        if op == "update":
-            return f"s{index}.update_options({args})"
-        if op == "reject":
-            return f"# the server answers s{index}'s next session.update with an error"
-        return f"# {op} s{index}"
+        return default_render(op, index, {k: _Literal(_literal(k, v)) for k, v in kwargs.items()})
+
+
+class _Literal(str):
+    """A string whose repr is itself: source text to print as is."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return str(self)
 
 
 def stock(*, transport: str = "inproc") -> LivekitDriver:

@@ -47,7 +47,7 @@ from pydantic import BaseModel
 
 from .._errors import InvalidOption
 from .._patch import Patch, apply, patch
-from ..openai import RealtimeOptions, ToolChoiceFunction, to_json
+from ..openai import PLUGIN_KEYWORDS, RealtimeOptions, ToolChoiceFunction, to_json
 
 _REASONING: type[BaseModel] | None
 try:  # newer openai packages only; the plugins that take `reasoning` need it
@@ -67,19 +67,10 @@ __all__ = [
     "tools_to_json",
 ]
 
-#: livekit ``update_options`` keyword -> the optstate option it sets.
+#: livekit ``update_options`` keyword -> the optstate option it sets, plus the
+#: fields update_instructions() and update_tools() set.
 PATHS: Final[Mapping[str, str]] = {
-    "voice": "audio.output.voice",
-    "speed": "audio.output.speed",
-    "turn_detection": "audio.input.turn_detection",
-    "input_audio_transcription": "audio.input.transcription",
-    "input_audio_noise_reduction": "audio.input.noise_reduction",
-    "tool_choice": "tool_choice",
-    "max_response_output_tokens": "max_output_tokens",
-    "tracing": "tracing",
-    "truncation": "truncation",
-    "reasoning": "reasoning",
-    # Not update_options keywords: update_instructions() and update_tools().
+    **PLUGIN_KEYWORDS,
     "instructions": "instructions",
     "tools": "tools",
 }

@@ -6,6 +6,7 @@ package, which the tests use to validate what this module produces).
 
 from .._store import Refusal
 from ._codec import OpenAICodec
+from ._keywords import PLUGIN_KEYWORDS
 from ._rules import refusals
 from ._schema import (
     Audio,
@@ -33,6 +34,7 @@ from ._schema import (
 from ._wire import Dialect, decode, decode_update, encode, encode_session, to_json
 
 __all__ = [
+    "PLUGIN_KEYWORDS",
     "Audio",
     "AudioInput",
     "AudioOutput",
