@@ -22,6 +22,7 @@ PLUGIN = version("livekit-plugins-openai")
 def _quiet(caplog: pytest.LogCaptureFixture) -> None:
     """The harness provokes rejections on purpose; the adapter's warnings are expected."""
     caplog.set_level(logging.ERROR, logger="optstate")
+    caplog.set_level(logging.CRITICAL, logger="livekit")
 
 
 def program_of(report: str) -> list[str]:
@@ -48,3 +49,10 @@ def test_attached_plugin_passes() -> None:
     result = check(attached, examples=500, seed_value=0)
     assert result.ok, result.report
     assert result.examples >= 500
+
+
+def test_attached_plugin_passes_over_websockets() -> None:
+    """The same programs through the loopback server (real websockets, server-side
+    rejections, dropped connections): optstate attached still passes."""
+    result = check(lambda: attached(transport="ws"), examples=12, seed_value=0)
+    assert result.ok, result.report

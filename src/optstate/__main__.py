@@ -68,11 +68,15 @@ def run_check(spec: str, *, examples: int, seed_value: int, transport: str) -> t
 
     # The harness provokes rejections on purpose: the adapter's warnings are noise here.
     logging.getLogger("optstate").setLevel(logging.ERROR)
+    logging.getLogger("livekit").setLevel(logging.CRITICAL)  # its reconnect noise, provoked on purpose
     print(f"checking {spec} ({transport}, {examples} examples, seed {seed_value})", flush=True)
     result = check(resolve(spec, transport), examples=examples, seed_value=seed_value, progress=sys.stderr)
     if not result.ok:
         print(result.report)
-        print(f"reproduce: optstate check --driver {spec} --examples {examples} --seed {seed_value}")
+        print(
+            f"reproduce: optstate check --driver {spec} --examples {examples} --seed {seed_value}"
+            f" --transport {transport}"
+        )
     summary = f"{spec:18} {result.summary()}"
     print(summary, flush=True)
     return result.ok, summary

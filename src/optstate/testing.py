@@ -61,6 +61,7 @@ __all__ = [
     "make_machine",
 ]
 
+
 @runtime_checkable
 class Driver(Protocol):
     """Adapts one realtime plugin to the harness. Methods are synchronous: an
@@ -95,7 +96,10 @@ class Driver(Protocol):
         after letting any pending I/O happen."""
 
     def reply(self, index: int, event: dict[str, Any]) -> None:
-        """Deliver a server event (``session.updated``, ``error``) to session ``index``."""
+        """Deliver a server event (``session.updated``, ``error``) to session ``index``.
+        A driver whose plugin talks to a real server may ignore it, and instead
+        define ``reject_next(index)``, called when the harness decides that the
+        session's next ``session.update`` is rejected."""
 
     def reconnect(self, index: int) -> None:
         """Drop session ``index``'s connection; the plugin reconnects."""
@@ -346,6 +350,9 @@ def make_machine(
             elif op == "reject":
                 assert index is not None
                 self._log(op, index, {})
+                prepare = getattr(self.driver, "reject_next", None)
+                if prepare is not None and not self.sessions[index].reject_next:
+                    prepare(index)  # a real server: tell it now, once per pending rejection
                 self.sessions[index].reject_next = True
             elif op == "reconnect":
                 assert index is not None

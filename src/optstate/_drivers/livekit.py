@@ -4,6 +4,11 @@
 :func:`optstate.livekit.attach`. The harness is synchronous, so the plugin
 runs on an asyncio loop in a thread of its own.
 
+Transport ``ws``: the plugin talks to :class:`optstate.server.RealtimeServer`
+on 127.0.0.1 over a real websocket; the events are what the server received,
+the server answers them itself (rejecting when the harness asks), and a
+reconnect is the server dropping the connection.
+
 Transport ``inproc`` (the default): each session's connection task is
 cancelled as soon as the session exists, so nothing touches the network; the
 client events the session queued (its ``_msg_ch``, which the plugin's send task
@@ -67,14 +72,16 @@ class LivekitDriver:
     """Drives a livekit ``RealtimeModel`` and its sessions (see the module doc)."""
 
     can_reply = True
-    can_reconnect = False
 
     def __init__(self, *, attach: bool, transport: str = "inproc") -> None:
-        if transport != "inproc":
-            raise ValueError(
-                f"the livekit drivers support transport 'inproc' only for now (got {transport!r})"
-            )
+        if transport not in ("inproc", "ws"):
+            raise ValueError(f"transport must be 'inproc' or 'ws' (got {transport!r})")
         self.attach = attach
+        self.transport = transport
+        self.can_reconnect = transport == "ws"
+        self.server: Any = None
+        self._conn: list[int] = []  # session index -> its current server connection
+        self._seen: dict[int, int] = {}  # connection -> messages already handed over
         self.keywords = _keywords()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -94,7 +101,14 @@ class LivekitDriver:
         self._thread.start()
 
         async def make() -> Any:
-            model = RealtimeModel(api_key="sk-optstate-harness", base_url="ws://127.0.0.1:9/v1")
+            base_url = "ws://127.0.0.1:9/v1"  # inproc: never connected to
+            if self.transport == "ws":
+                from ..server import RealtimeServer
+
+                self.server = RealtimeServer()
+                await self.server.start()
+                base_url = self.server.base_url
+            model = RealtimeModel(api_key="sk-optstate-harness", base_url=base_url)
             if self.attach:
                 from ..livekit import attach
 
@@ -107,6 +121,12 @@ class LivekitDriver:
         """Create a session and cut it off the network (its events stay queued)."""
 
         async def make() -> Any:
+            if self.server is not None:
+                known = len(self.server.connections)
+                session = self.model.session()
+                await self.server.wait_for_connections(known + 1)
+                self._conn.append(known)
+                return session
             session = self.model.session()
             task = session._main_atask
             task.cancel()
@@ -141,6 +161,8 @@ class LivekitDriver:
         async def drain() -> list[dict[str, Any]]:
             for _ in range(3):
                 await asyncio.sleep(0)  # let anything the plugin scheduled run
+            if self.server is not None:
+                return await self._received(index)
             channel = self.sessions[index]._msg_ch
             out: list[dict[str, Any]] = []
             while not channel.empty():
@@ -152,16 +174,58 @@ class LivekitDriver:
 
         return self._run(drain())
 
+    async def _received(self, index: int) -> list[dict[str, Any]]:
+        """What the server received on the session's connection since the last call,
+        once the plugin has flushed its queue and the wire has gone quiet."""
+        assert self.server is not None
+        conn = self._conn[index]
+        log = self.server.received[conn]
+        quiet, last = 0, -1
+        for _ in range(200):  # at most ~2 s
+            if self.sessions[index]._msg_ch.empty() and len(log) == last:
+                quiet += 1
+                if quiet >= 3:
+                    break
+            else:
+                quiet = 0
+            last = len(log)
+            await asyncio.sleep(0.005)
+        start = self._seen.get(conn, 0)
+        self._seen[conn] = len(log)
+        return [m for m in log[start:] if isinstance(m, dict)]
+
+    def reject_next(self, index: int) -> None:
+        """ws: the server will answer the session's next session.update with an error."""
+        if self.server is not None:
+            self.server.fail_next_update(
+                code="rejected_by_harness",
+                message="rejected by the optstate harness",
+                session=self._conn[index],
+            )
+
     def reply(self, index: int, event: dict[str, Any]) -> None:
-        """Deliver a server event the way the plugin's receive loop announces it."""
+        """Deliver a server event the way the plugin's receive loop announces it
+        (ws: nothing to do, the server answers for itself)."""
+        if self.server is not None:
+            return
 
         async def deliver() -> None:
             self.sessions[index].emit("openai_server_event_received", event)
 
         self._run(deliver())
 
-    def reconnect(self, index: int) -> None:  # pragma: no cover - can_reconnect is False
-        raise NotImplementedError("inproc transport has no connection to drop")
+    def reconnect(self, index: int) -> None:
+        """ws: the server drops the connection; wait for the plugin's new one."""
+        if self.server is None:
+            raise NotImplementedError("the inproc transport has no connection to drop")
+
+        async def drop() -> None:
+            known = len(self.server.connections)
+            await self.server.drop(self._conn[index])
+            await self.server.wait_for_connections(known + 1)
+            self._conn[index] = known
+
+        self._run(drop())
 
     def close(self) -> None:
         """Close sessions and model, then stop the loop thread."""
@@ -175,6 +239,8 @@ class LivekitDriver:
             if self.model is not None:
                 with contextlib.suppress(Exception):
                     await self.model.aclose()
+            if self.server is not None:
+                await self.server.close()
 
         with contextlib.suppress(Exception):
             self._run(shutdown())
