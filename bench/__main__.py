@@ -19,7 +19,15 @@ from pathlib import Path
 
 from ._timing import Row, Target
 
-MODULES = ["bench.bench_diff", "bench.bench_size", "bench.bench_update"]
+MODULES = [
+    "bench.bench_diff",
+    "bench.bench_size",
+    "bench.bench_update",
+    "bench.bench_write_path",
+    "bench.bench_fanout",
+    "bench.bench_contention",
+    "bench.bench_memory",
+]
 
 
 def machine() -> str:
@@ -48,7 +56,7 @@ def profile(stmt: str, namespace: dict[str, object], calls: int = 20_000, top: i
 
 
 def row_line(r: Row) -> str:
-    return f"| {r.scenario} | {r.timing.us()} | {r.baseline} | {r.base.us()} | {r.ratio:.3g}x |"
+    return f"| {r.scenario} | {r.shown(r.timing)} | {r.baseline} | {r.shown(r.base)} | {r.ratio:.3g}x |"
 
 
 def target_lines(targets: list[Target]) -> list[str]:
@@ -81,7 +89,7 @@ def main(argv: list[str]) -> int:
         "",
         f"Machine: {machine()}",
         "",
-        "| scenario | optstate per call | baseline | baseline per call | ratio |",
+        "| scenario | optstate (per call, or bytes) | baseline | baseline | ratio |",
         "|---|---|---|---|---|",
     ]
     targets: list[Target] = []

@@ -34,13 +34,19 @@ class Timing:
 @attrs.frozen
 class Row:
     """One result line: ``timing`` of optstate against ``base`` (the baseline's own
-    timing, measured in the same run); ``ratio`` is optstate ÷ baseline (see :func:`ratio`)."""
+    timing, measured in the same run); ``ratio`` is optstate ÷ baseline (see :func:`ratio`).
+    ``unit`` is ``"s"`` for per-call seconds, or ``"B"`` when both hold bytes."""
 
     scenario: str
     timing: Timing
     baseline: str
     base: Timing
     ratio: float
+    unit: str = "s"
+
+    def shown(self, t: Timing) -> str:
+        """``t`` in this row's unit."""
+        return f"{t.median:.0f} B" if self.unit == "B" else t.us()
 
 
 @attrs.frozen

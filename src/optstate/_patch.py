@@ -304,9 +304,37 @@ def _apply(record: Any, change: Patch, prefix: str) -> Any:
         else:
             updates[name] = value
     try:
-        return attrs.evolve(record, **updates)
+        return _evolver(type(record))(record, updates)
     except InvalidOption as e:
         raise e.located(prefix[:-1]) from None
+
+
+#: The ``evolve`` of each record class, generated on first use.
+_EVOLVERS: dict[type, Callable[[Any, dict[str, Any]], Any]] = {}
+
+
+def _evolver(cls: type) -> Callable[[Any, dict[str, Any]], Any]:
+    """``evolve(record, updates)``: ``cls(**every init field)``, each taken from
+    ``updates`` or else from ``record``, as ``attrs.evolve`` does, but with the
+    keywords spelled out in generated code rather than found by a loop over
+    ``attrs.fields`` on every call. It calls the constructor, so every
+    converter and validator runs: nothing is built unvalidated."""
+    found = _EVOLVERS.get(cls)
+    if found is not None:
+        return found
+    fields = attrs.fields(cls)
+    if any(not a.init or not a.alias.isidentifier() for a in fields) or not cls.__name__.isidentifier():
+        found = _EVOLVERS[cls] = lambda record, updates: attrs.evolve(record, **updates)
+        return found
+    name = f"evolve_{cls.__name__}"
+    args = ", ".join(f"{a.alias}=get({a.name!r}, record.{a.name})" for a in fields)
+    source = f"def {name}(record, updates):\n    get = updates.get\n    return cls({args})\n"
+    filename = f"<optstate evolve {cls.__module__}.{cls.__qualname__}>"
+    namespace: dict[str, Any] = {"cls": cls}
+    exec(compile(source, filename, "exec"), namespace)
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    found = _EVOLVERS[cls] = namespace[name]
+    return found  # type: ignore[no-any-return]
 
 
 # -- building patches by path --------------------------------------------------------

@@ -38,6 +38,11 @@ MERGE: Final = "merge"
 REPLACE: Final = "replace"
 _KEY: Final = "optstate"
 
+#: The concrete vector class (the C extension's when it is installed): ``PVector``
+#: itself is an abstract base class, and ``isinstance`` against it is slow.
+#: Exact-type checks against this go first; the ``isinstance`` check remains.
+PVECTOR: Final[Any] = type(pvector())
+
 T = TypeVar("T")
 Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
 
@@ -222,7 +227,7 @@ def vector_of(item: Validator, *, unique: bool = False) -> Validator:
     """A ``PVector`` whose items pass ``item``; the path names the bad index."""
 
     def check(inst: Any, a: attrs.Attribute[Any], value: Any) -> None:
-        if not isinstance(value, PVector):
+        if type(value) is not PVECTOR and not isinstance(value, PVector):
             raise InvalidOption(a.name, value, "must be a list")
         for i, x in enumerate(value):
             try:
@@ -240,7 +245,7 @@ def vector_of(item: Validator, *, unique: bool = False) -> Validator:
 
 def to_vector(value: Any) -> Any:
     """Lists and tuples become ``PVector``; anything else is left for the validator."""
-    if isinstance(value, PVector):
+    if type(value) is PVECTOR or isinstance(value, PVector):
         return value
     if isinstance(value, list | tuple):
         return pvector(value)
@@ -249,7 +254,7 @@ def to_vector(value: Any) -> Any:
 
 def to_frozen(value: Any) -> Any:
     """JSON-like data (dicts, lists) becomes ``PMap``/``PVector`` all the way down."""
-    if isinstance(value, PMap | PVector) or value is None:
+    if value is None or type(value) is PVECTOR or type(value) is PMap or isinstance(value, PMap | PVector):
         return value
     if isinstance(value, Mapping | list | tuple):
         return freeze(value)

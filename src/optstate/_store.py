@@ -383,7 +383,7 @@ class SessionState(Generic[S]):
         sid = self._sid
 
         def make(snap: _Snapshot[S]) -> tuple[_Snapshot[S] | None, Patch]:
-            before = store._desired(snap, sid, None)
+            before = store._desired(snap, sid, self)
             after = apply(before, p)  # validates; raises before anything changes
             changed = diff(before, after)
             if not changed:
@@ -399,6 +399,9 @@ class SessionState(Generic[S]):
                     ov = ov.set(path, value)
                     by_path = by_path.set(path, by_path.get(path, pset()).add(sid))
             overrides = snap.overrides.set(sid, ov) if ov else snap.overrides.discard(sid)
+            if ov:
+                # ``after`` is apply(defaults, ov): the next read of desired needs no apply.
+                self._cache = (snap.defaults, ov, after)
             return _Snapshot(snap.version + 1, snap.defaults, overrides, by_path), changed
 
         return store._commit(make)

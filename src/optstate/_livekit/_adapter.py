@@ -85,12 +85,24 @@ def _keywords(method: Callable[..., Any]) -> frozenset[str]:
     return frozenset(p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY)
 
 
-def _mirror(opts: Any, state: RealtimeOptions) -> set[str]:
+def _mirror(opts: Any, state: RealtimeOptions, since: RealtimeOptions | None = None) -> set[str]:
     """Make a plugin ``_RealtimeOptions`` say what ``state`` says; return the
     keywords it changed. Fields that already stand for the same value keep
-    their object (the caller's pydantic model, ``None`` for auto, ...)."""
+    their object (the caller's pydantic model, ``None`` for auto, ...).
+
+    ``since`` is the state ``opts`` was last made to say: then only the
+    keywords whose option differs between the two are looked at (reading a
+    mirror value back means validating it, which costs far more than the
+    diff). Only optstate writes to a linked ``_opts``: the plugin's own
+    writers are its ``update_options``, which the adapter replaces."""
+    keywords: tuple[str, ...] | list[str] = _MIRRORED
+    if since is not None:
+        if since is state:
+            return set()
+        paths = diff(since, state).paths()
+        keywords = [kw for kw in _MIRRORED if any(_under(p, cv.PATHS[kw]) for p in paths)]
     changed = set()
-    for keyword in _MIRRORED:
+    for keyword in keywords:
         if not hasattr(opts, keyword):
             continue
         want = get(state, cv.PATHS[keyword])
@@ -98,6 +110,11 @@ def _mirror(opts: Any, state: RealtimeOptions) -> set[str]:
             setattr(opts, keyword, cv.from_leaf(keyword, want))
             changed.add(keyword)
     return changed
+
+
+def _under(path: str, prefix: str) -> bool:
+    """Whether the dotted ``path`` is ``prefix`` or lies below it."""
+    return path == prefix or path.startswith(prefix + ".")
 
 
 def _is_stock_session_update(event: object) -> bool:
@@ -172,6 +189,8 @@ class ModelAdapter:
             module, "_warn_on_half_disabled_turn_taking", None
         )
         self._stock_session: Callable[..., Any] = model.session
+        # The defaults the model's ``_opts`` was last made to say (None: not yet).
+        self.mirrored: RealtimeOptions | None = None
         _install(model, "update_options", self.update_options)
         _install(model, "session", self.session)
         _shadow(model, ATTR, self)
@@ -211,6 +230,8 @@ class ModelAdapter:
     def check_encodable(self, change: Patch) -> None:
         """Raise ``UnsupportedInDialect`` (naming the livekit keyword) if the
         wire dialect cannot say ``change`` (legacy Azure is the beta dialect)."""
+        if self.codec.dialect == "ga":
+            return  # the GA dialect says every option (only beta raises UnsupportedInDialect)
         try:
             self.codec.encode(change, event_id="check")
         except UnsupportedInDialect as e:
@@ -239,7 +260,9 @@ class ModelAdapter:
         """Keep the model's ``_opts`` (and, where the plugin derives them, its
         capabilities) in step with the store's defaults."""
         opts = self.model._opts
-        changed = _mirror(opts, self.store.defaults)
+        defaults = self.store.defaults
+        changed = _mirror(opts, defaults, self.mirrored)
+        self.mirrored = defaults
         if self.turn_taking is not None and "turn_detection" in changed:
             self.model._capabilities.turn_detection = self.turn_taking(opts.turn_detection)
             if self.warn_half is not None:
@@ -265,6 +288,8 @@ class SessionLink:
         # 1.8 sessions keep their own copy of the options (and capabilities).
         self.own_opts: Any = vars(session).get("_opts")
         self.own_caps: Any = vars(session).get("_capabilities")
+        # The desired state ``own_opts`` was last made to say (None: not yet).
+        self.mirrored: RealtimeOptions | None = None
 
         start = Patch()
         if self.own_opts is not None:
@@ -411,7 +436,9 @@ class SessionLink:
         desired state (a 1.5 session reads the model's)."""
         if self.own_opts is None or self.state.closed:
             return
-        changed = _mirror(self.own_opts, self.state.desired)
+        desired = self.state.desired
+        changed = _mirror(self.own_opts, desired, self.mirrored)
+        self.mirrored = desired
         caps, derive = self.own_caps, self.adapter.turn_taking
         if caps is not None and derive is not None:
             if "turn_detection" in changed:

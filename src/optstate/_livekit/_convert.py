@@ -144,25 +144,29 @@ def to_leaf(keyword: str, value: Any) -> tuple[str, Any]:
     field inside it) and the bad value.
     """
     path = PATHS[keyword]
+    return path, _leaf_patch(keyword, value).paths()[path]
+
+
+def _leaf_patch(keyword: str, value: Any) -> Patch:
+    """The validated one-leaf patch for one livekit keyword and value."""
     try:
-        change = patch(RealtimeOptions, {path: _from_livekit(keyword, value)})
+        return patch(RealtimeOptions, {PATHS[keyword]: _from_livekit(keyword, value)})
     except InvalidOption as e:
-        raise _renamed(e, path, keyword) from None
+        raise _renamed(e, PATHS[keyword], keyword) from None
     except (TypeError, ValueError, AttributeError, KeyError) as e:
         raise InvalidOption(keyword, value, f"is not a valid {keyword} ({e})") from None
-    return path, change.paths()[path]
 
 
 def to_change(values: Mapping[str, Any]) -> Patch:
     """One validated patch for livekit ``{keyword: value}`` (``NOT_GIVEN`` and
-    ignored keywords left out). Nothing is built unless every value is valid."""
-    leaves: dict[str, Any] = {}
+    ignored keywords left out). Nothing is built unless every value is valid:
+    each keyword's one-leaf patch is validated, then they are composed."""
+    change = Patch()
     for keyword, value in values.items():
         if keyword in IGNORED or not is_given(value):
             continue
-        path, leaf = to_leaf(keyword, value)
-        leaves[path] = leaf
-    return patch(RealtimeOptions, leaves)
+        change = change | _leaf_patch(keyword, value)
+    return change
 
 
 def from_leaf(keyword: str, leaf: Any) -> Any:

@@ -20,6 +20,7 @@ from pyrsistent import PMap, PVector, pvector
 
 from .._errors import InvalidOption
 from .._record import (
+    PVECTOR,
     boolean,
     either,
     instance,
@@ -153,7 +154,8 @@ def _converter(decoder: Decoder, name: str) -> Callable[[Any], Any]:
     """Field converter: JSON dicts/lists become records; errors name the field."""
 
     def convert(value: Any) -> Any:
-        if value is None or type(value) is str or attrs.has(type(value)):
+        # Exact-type checks first: records (the common case) and strings pass as they are.
+        if value is None or type(value) is str or hasattr(type(value), "__attrs_attrs__"):
             return value
         if isinstance(value, Mapping | list | tuple):
             try:
@@ -305,6 +307,8 @@ _decode_voice_id = _decode_record(VoiceId)
 
 
 def _convert_voice(value: Any) -> Any:
+    if type(value) is str:
+        return value
     if isinstance(value, Mapping):
         try:
             return _decode_voice_id(value)
@@ -386,6 +390,8 @@ _decode_tools = _decode_vector(_decode_tool)
 
 def _convert_tools(value: Any) -> Any:
     """Lists become a ``PVector`` of tools; JSON tool objects become records."""
+    if type(value) is PVECTOR:
+        return value
     if isinstance(value, list | tuple) and any(isinstance(x, Mapping) for x in value):
         try:
             return _decode_tools(value)
