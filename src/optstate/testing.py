@@ -426,20 +426,23 @@ def make_machine(
 
 @attrs.frozen
 class CheckResult:
-    """The outcome of :func:`check`: ``ok``, the number of ``examples`` run, the
-    ``seed``, and on failure the ``report`` (property, session, expected vs
-    server view, and the minimal program)."""
+    """The outcome of :func:`check`: ``ok``; ``examples``, the programs run (Hypothesis
+    also runs programs it then discards, so this is at least the valid examples);
+    ``target``, the valid examples asked for; the ``seed``; and on failure the
+    ``report`` (property, session, expected vs server view, minimal program)."""
 
     ok: bool
     examples: int
     seed: int
     seconds: float
     report: str = ""
+    target: int = 0
 
     def summary(self) -> str:
         """One line: passed/failed, examples, seed and time."""
         verdict = "passed" if self.ok else "FAILED"
-        return f"{verdict}: {self.examples} examples, seed {self.seed}, {self.seconds:.1f}s"
+        asked = f" for {self.target} examples" if self.target else ""
+        return f"{verdict}: {self.examples} programs run{asked}, seed {self.seed}, {self.seconds:.1f}s"
 
 
 def check(
@@ -484,10 +487,12 @@ def check(
         if progress is not None:
             print(f"\n  failure found after {count[0]} programs; minimising", file=progress, flush=True)
         failure = _minimize(machine, e)
-        return CheckResult(False, count[0], seed_value, time.monotonic() - started, failure.report())
+        return CheckResult(
+            False, count[0], seed_value, time.monotonic() - started, failure.report(), examples
+        )
     if progress is not None:
         print(file=progress)
-    return CheckResult(True, count[0], seed_value, time.monotonic() - started)
+    return CheckResult(True, count[0], seed_value, time.monotonic() - started, "", examples)
 
 
 def _replay(machine: type[Any], ops: list[Op]) -> PropertyFailed | None:
