@@ -20,11 +20,14 @@ from __future__ import annotations
 import reprlib
 from typing import Any
 
+from pyrsistent import PMap, PVector, pmap, pvector
+
 __all__ = [
     "InvalidOption",
     "OptStateError",
     "StaleSession",
     "UnsupportedInDialect",
+    "redact",
     "safe_repr",
 ]
 
@@ -38,11 +41,55 @@ _REPR.maxlevel = 3
 #: Path segments whose values are secrets; they are shown as ``'<redacted>'``.
 SECRET_NAMES = frozenset({"authorization", "headers", "api_key", "client_secret"})
 
+#: How deep :func:`redact` looks into nested data; anything deeper is hidden.
+_REDACT_DEPTH = 32
+
+
+class _Hidden(str):
+    """Stands for a hidden value in a repr: shows as ``'<redacted>'``."""
+
+    __slots__ = ()
+
+
+_HIDDEN = _Hidden("<redacted>")
+
+
+def is_secret_name(key: object) -> bool:
+    """Whether a field or mapping key names a secret (case-insensitive)."""
+    return type(key) is str and key.lower() in SECRET_NAMES
+
+
+def redact(value: Any, _depth: int = 0) -> Any:
+    """``value`` with every secret hidden, for showing it: in dicts, ``PMap``s,
+    lists, tuples and ``PVector``s, the value under a key named like a secret
+    (``authorization``, ``headers``, ``api_key``, ``client_secret``, any case)
+    becomes ``'<redacted>'``. Records redact their secret fields in their own
+    repr. Returns ``value`` itself when nothing needed hiding."""
+    if _depth > _REDACT_DEPTH:
+        return _HIDDEN
+    if isinstance(value, dict | PMap):
+        out = {
+            k: _HIDDEN if is_secret_name(k) and v is not None else redact(v, _depth + 1)
+            for k, v in value.items()
+        }
+        if all(out[k] is v for k, v in value.items()):
+            return value
+        return pmap(out) if isinstance(value, PMap) else out
+    if isinstance(value, list | tuple | PVector):
+        items = [redact(v, _depth + 1) for v in value]
+        if all(a is b for a, b in zip(items, value, strict=True)):
+            return value
+        if isinstance(value, PVector):
+            return pvector(items)
+        return items if isinstance(value, list) else tuple(items)
+    return value
+
 
 def safe_repr(value: Any) -> str:
     """Return a short repr of ``value`` for messages: long strings and
-    collections are cut, and records redact their secret fields themselves."""
-    return _REPR.repr(value)
+    collections are cut, secrets in plain data are hidden (:func:`redact`), and
+    records redact their secret fields themselves."""
+    return _REPR.repr(redact(value))
 
 
 class OptStateError(Exception):
@@ -67,9 +114,14 @@ class InvalidOption(OptStateError, ValueError):
         super().__init__(path, value, rule)
 
     def __str__(self) -> str:
-        last = self.path.rpartition(".")[2]
-        shown = "<redacted>" if last in SECRET_NAMES else safe_repr(self.value)
-        return f"{self.path or 'options'} {self.rule} (got {shown})"
+        last = self.path.rpartition(".")[2].partition("[")[0]
+        shown = "<redacted>" if is_secret_name(last) else safe_repr(self.value)
+        path = self.path if len(self.path) <= 200 else f"{self.path[:120]}...{self.path[-40:]}"
+        return f"{path or 'options'} {self.rule} (got {shown})"
+
+    def __repr__(self) -> str:
+        # Never the raw ``args``: they hold the value, which may be a secret.
+        return f"{type(self).__name__}({str(self)!r})"
 
     def located(self, prefix: str) -> InvalidOption:
         """Return the same error with ``prefix`` put before its path."""

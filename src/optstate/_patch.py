@@ -23,7 +23,7 @@ from typing import Any, TypeVar, final
 
 import attrs
 
-from ._errors import InvalidOption
+from ._errors import InvalidOption, redact
 from ._record import MERGE, FieldSpec, is_record, specs, specs_by_name
 
 __all__ = ["Patch", "apply", "diff", "full_patch", "get", "patch", "set"]
@@ -122,7 +122,9 @@ class Patch(Mapping[str, Any]):
         return Patch._of(merged)
 
     def __repr__(self) -> str:
-        inner = ", ".join(f"{k!r}: {v!r}" for k, v in self.paths().items())
+        # Leaves are shown with their secrets hidden: records redact themselves,
+        # plain dicts (an unvalidated Patch may hold them) are redacted here.
+        inner = ", ".join(f"{k!r}: {redact(v)!r}" for k, v in self.paths().items())
         return f"Patch({{{inner}}})"
 
     def paths(self) -> dict[str, Any]:
@@ -284,6 +286,8 @@ def apply(state: S, change: Patch) -> S:
         return state
     if not isinstance(change, Patch):
         raise TypeError(f"apply needs a Patch (got {type(change).__name__})")
+    if not is_record(state):
+        raise TypeError(f"apply needs a record to change (got {type(state).__name__})")
     return _apply(state, change, "")  # type: ignore[no-any-return]
 
 
@@ -351,6 +355,10 @@ def patch(schema: type | Any, changes: Mapping[str, Any] | None = None, /, **kw:
     :class:`~optstate.InvalidOption` naming its path, and nothing is built.
     """
     cls = schema if isinstance(schema, type) else type(schema)
+    if not attrs.has(cls):
+        raise TypeError(f"patch needs a record class or record (got {cls.__name__})")
+    if changes is not None and not isinstance(changes, Mapping):
+        raise InvalidOption("", changes, "must be a mapping of field paths to values")
     items = dict(changes or {})
     items.update(kw)
     root: dict[str, Any] = {}
@@ -412,6 +420,8 @@ def _freeze(tree: dict[str, Any]) -> Patch:
 
 def get(state: Any, path: str) -> Any:
     """The value at the dotted ``path`` of ``state``."""
+    if type(path) is not str:
+        raise InvalidOption(str(path), path, "is not a field path (use 'a.b.c')")
     value = state
     walked = ""
     for name in path.split("."):

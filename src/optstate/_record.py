@@ -25,6 +25,7 @@ from ._errors import InvalidOption
 
 __all__ = [
     "MERGE",
+    "PASSTHROUGH",
     "REPLACE",
     "FieldSpec",
     "is_record",
@@ -36,6 +37,10 @@ __all__ = [
 
 MERGE: Final = "merge"
 REPLACE: Final = "replace"
+#: Not an option: data kept for round trips (never diffed, patched or compared).
+PASSTHROUGH: Final = "passthrough"
+#: How deep JSON data in an option may nest (deeper is an InvalidOption, not a RecursionError).
+MAX_JSON_DEPTH: Final = 64
 _KEY: Final = "optstate"
 
 #: The concrete vector class (the C extension's when it is installed): ``PVector``
@@ -97,10 +102,13 @@ _BY_NAME: dict[type, dict[str, FieldSpec]] = {}
 
 
 def specs(cls: type) -> tuple[FieldSpec, ...]:
-    """The field specs of a record class, in declaration order (cached)."""
+    """The field specs of a record class, in declaration order (cached).
+    :func:`passthrough` fields are not options and have no spec."""
     found = _SPECS.get(cls)
     if found is None:
-        found = _SPECS[cls] = tuple(_spec(a) for a in attrs.fields(cls))
+        found = _SPECS[cls] = tuple(
+            _spec(a) for a in attrs.fields(cls) if a.metadata.get(_KEY, (None,))[0] != PASSTHROUGH
+        )
         _BY_NAME[cls] = {s.name: s for s in found}
     return found
 
@@ -112,6 +120,21 @@ def specs_by_name(cls: type) -> dict[str, FieldSpec]:
         specs(cls)
         found = _BY_NAME[cls]
     return found
+
+
+def passthrough(*, converter: Callable[[Any], Any], validator: Validator, repr: Callable[[Any], str]) -> Any:
+    """A field that is not an option: data carried along for round trips (such as
+    session fields from a newer API). It defaults to an empty ``PMap``, takes no
+    part in equality, hashing, :func:`~optstate.diff`, :func:`~optstate.apply`
+    (which keeps it as it is) or patches, and has no spec."""
+    return attrs.field(
+        factory=pmap,
+        converter=converter,
+        validator=validator,
+        repr=repr,
+        eq=False,
+        metadata={_KEY: (PASSTHROUGH, None, None)},
+    )
 
 
 def _spec(a: attrs.Attribute[Any]) -> FieldSpec:
@@ -253,12 +276,29 @@ def to_vector(value: Any) -> Any:
 
 
 def to_frozen(value: Any) -> Any:
-    """JSON-like data (dicts, lists) becomes ``PMap``/``PVector`` all the way down."""
+    """JSON-like data (dicts, lists) becomes ``PMap``/``PVector`` all the way down.
+    Data nested deeper than ``MAX_JSON_DEPTH`` is left as it is, for the
+    validator to reject."""
     if value is None or type(value) is PVECTOR or type(value) is PMap or isinstance(value, PMap | PVector):
         return value
     if isinstance(value, Mapping | list | tuple):
+        if _too_deep(value, MAX_JSON_DEPTH):
+            return value
         return freeze(value)
     return value
+
+
+def _too_deep(value: Any, limit: int) -> bool:
+    """Whether containers nest more than ``limit`` deep in ``value`` (no recursion)."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, Mapping | list | tuple | PVector):
+            if depth >= limit:
+                return True
+            children = item.values() if isinstance(item, Mapping) else item
+            stack.extend((c, depth + 1) for c in children)
+    return False
 
 
 def to_frozen_map(value: Any) -> Any:
@@ -271,31 +311,44 @@ def to_frozen_map(value: Any) -> Any:
 
 
 def json_value(_inst: Any, a: attrs.Attribute[Any], value: Any) -> None:
-    """Frozen JSON: ``PMap`` with ``str`` keys, ``PVector``, str, finite numbers, bools, None."""
+    """Frozen JSON: ``PMap`` with ``str`` keys, ``PVector``, str, finite numbers, bools, None,
+    nested at most ``MAX_JSON_DEPTH`` deep."""
+    check_json(a.name, value)
+
+
+def check_json(path: str, value: Any) -> None:
+    """Raise :class:`~optstate.InvalidOption` at ``path`` unless ``value`` is frozen JSON."""
+    if _too_deep(value, MAX_JSON_DEPTH):
+        raise InvalidOption(path, value, f"must be JSON data nested at most {MAX_JSON_DEPTH} deep")
     bad = _first_non_json(value)
-    if bad is not None:
-        raise InvalidOption(a.name, bad, "must be JSON data (objects, arrays, strings, numbers)")
+    if bad is not _JSON_OK:
+        raise InvalidOption(path, bad, "must be JSON data (objects, arrays, strings, numbers)")
+
+
+#: What :func:`_first_non_json` returns when there is nothing bad (``None`` can be bad: a key).
+_JSON_OK: Any = object()
 
 
 def _first_non_json(value: Any) -> Any:
+    # Recursion is bounded: check_json checked the depth first.
     if value is None or type(value) in (str, bool, int):
-        return None
+        return _JSON_OK
     if type(value) is float:
-        return None if math.isfinite(value) else value
+        return _JSON_OK if math.isfinite(value) else value
     if isinstance(value, PMap):
         for k, v in value.items():
             if type(k) is not str:
                 return k
             bad = _first_non_json(v)
-            if bad is not None:
+            if bad is not _JSON_OK:
                 return bad
-        return None
+        return _JSON_OK
     if isinstance(value, PVector):
         for v in value:
             bad = _first_non_json(v)
-            if bad is not None:
+            if bad is not _JSON_OK:
                 return bad
-        return None
+        return _JSON_OK
     return value
 
 

@@ -35,7 +35,7 @@ from typing import Any, Generic, Protocol, TypeVar
 import attrs
 from pyrsistent import PMap, PSet, pmap, pset
 
-from ._errors import InvalidOption, OptStateError, StaleSession
+from ._errors import InvalidOption, OptStateError, StaleSession, redact, safe_repr
 from ._patch import Patch, apply, diff, get, patch
 
 __all__ = [
@@ -109,7 +109,7 @@ class Rejection:
 
     event_id: str
     change: Patch
-    error: Mapping[str, Any]
+    error: Mapping[str, Any] = attrs.field(repr=lambda e: repr(redact(e)))
     rolled_back: Patch
 
 
@@ -191,7 +191,15 @@ class Store(Generic[S]):
     def update(self, fn: Callable[[S], S]) -> WriteResult:
         """Model-level write of ``fn(defaults)``: the fields it changes are written
         as by :meth:`write`. ``fn`` must be pure: it is retried on a lost race."""
-        return self._commit(lambda snap: self._model_write(snap, diff(snap.defaults, fn(snap.defaults))))
+
+        def make(snap: _Snapshot[S]) -> tuple[_Snapshot[S] | None, Patch]:
+            new = fn(snap.defaults)
+            if type(new) is not type(snap.defaults):
+                rule = f"must come back from the update function as a {type(snap.defaults).__name__}"
+                raise InvalidOption("", new, rule)
+            return self._model_write(snap, diff(snap.defaults, new))
+
+        return self._commit(make)
 
     def _model_write(self, snap: _Snapshot[S], p: Patch) -> tuple[_Snapshot[S] | None, Patch]:
         if not p:
@@ -212,7 +220,7 @@ class Store(Generic[S]):
             by_path = by_path.discard(path)
         if not changed and not touched:
             return None, changed
-        new = _Snapshot(snap.version + 1, defaults, overrides, by_path)
+        new = _Snapshot(snap.version + 1, defaults, _compact(overrides), _compact(by_path))
         return new, changed
 
     # -- machinery -----------------------------------------------------------
@@ -271,7 +279,8 @@ class Store(Generic[S]):
                 holders = by_path[path].discard(sid)
                 by_path = by_path.set(path, holders) if holders else by_path.discard(path)
             # Not a write: version stays (closing changes no live state).
-            return attrs.evolve(snap, overrides=snap.overrides.discard(sid), by_path=by_path), Patch()
+            overrides = _compact(snap.overrides.discard(sid))
+            return attrs.evolve(snap, overrides=overrides, by_path=_compact(by_path)), Patch()
 
         while True:
             snap = self._snap
@@ -282,6 +291,12 @@ class Store(Generic[S]):
                 if self._snap is snap:
                     self._snap = new
                     return
+
+
+def _compact(m: PMap[Any, Any]) -> PMap[Any, Any]:
+    """``m``, or a new empty map when it is empty: a ``PMap`` never gives back the
+    room it grew to, so 10 000 closed sessions would otherwise stay allocated."""
+    return m if m else pmap()
 
 
 def _patch_from_paths(paths: Mapping[str, Any]) -> Patch:
@@ -378,19 +393,28 @@ class SessionState(Generic[S]):
         """Set the named fields on this session only. A bad name or value raises
         :class:`~optstate.InvalidOption` and changes nothing."""
         self._check_open()
+        return self._write(self._store._as_patch(change))
+
+    def _write(self, p: Patch, unless: Mapping[str, Any] | None = None) -> WriteResult:
+        """Session-level write of ``p``; with ``unless`` ({path: value}), only of the
+        paths where desired still holds that value when the write commits."""
         store = self._store
-        p = store._as_patch(change)
         sid = self._sid
 
         def make(snap: _Snapshot[S]) -> tuple[_Snapshot[S] | None, Patch]:
             before = store._desired(snap, sid, self)
-            after = apply(before, p)  # validates; raises before anything changes
+            change = p
+            if unless is not None:
+                change = p.without({path for path in p.paths() if get(before, path) != unless[path]})
+            after = apply(before, change)  # validates; raises before anything changes
             changed = diff(before, after)
             if not changed:
                 return None, changed
             ov = snap.overrides.get(sid, pmap())
             by_path = snap.by_path
-            for path, value in p.paths().items():
+            for path in change.paths():
+                # The validated value (converted, immutable), never the caller's object.
+                value = get(after, path)
                 if get(snap.defaults, path) == value:
                     ov = ov.discard(path)
                     holders = by_path.get(path, pset()).discard(sid)
@@ -404,7 +428,11 @@ class SessionState(Generic[S]):
                 self._cache = (snap.defaults, ov, after)
             return _Snapshot(snap.version + 1, snap.defaults, overrides, by_path), changed
 
-        return store._commit(make)
+        result = store._commit(make)
+        if self._closed:
+            # close() ran while this write was committing: drop what it left behind.
+            store._forget(sid)
+        return result
 
     # -- the wire ------------------------------------------------------------
 
@@ -448,17 +476,22 @@ class SessionState(Generic[S]):
         (it is logged and ignored). Returns a :class:`Rejection` when the event
         is an ``error`` naming one of this session's sent updates."""
         try:
-            kind = event.get("type") if isinstance(event, Mapping) else None
+            if not isinstance(event, Mapping):
+                raise InvalidOption("event", event, "must be a JSON object")
+            kind = event.get("type")
             if kind == "session.created":
                 self._on_session(event, created=True)
             elif kind == "session.updated":
                 self._on_session(event, created=False)
             elif kind == "error":
                 return self._on_error(event)
-            elif self._codec.audio_started(event):
+            elif type(kind) is str and self._codec.audio_started(event):
                 self._audio_started = True
-        except (OptStateError, KeyError, TypeError, AttributeError) as e:
-            log.warning("optstate: ignored a malformed %r server event: %s", _kind(event), e)
+        except OptStateError as e:
+            log.warning("optstate: ignored a malformed %s server event: %s", _kind(event), e)
+        except Exception:
+            # A bug, or server data no check foresaw: still never the caller's problem.
+            log.exception("optstate: could not handle a %s server event", _kind(event))
         return None
 
     def on_reconnect(self) -> None:
@@ -486,26 +519,32 @@ class SessionState(Generic[S]):
             raise StaleSession(f"session {self._sid} is closed")
 
     def _on_session(self, event: Mapping[str, Any], *, created: bool) -> None:
+        # Everything is computed before anything is assigned: a malformed event
+        # (it raises) leaves confirmed, sent and the updates in flight as they were.
+        session = event.get("session")
+        if not isinstance(session, Mapping):
+            raise InvalidOption("session", session, "must be an object")
         with self._lock:
             if created:
                 # The server's fresh state; our first update may already be in flight.
-                server = self._codec.decode(event["session"])
-                self._confirmed = server
+                server = self._codec.decode(session)
                 self._sent = self._replay(server)
+                self._confirmed = server
                 self._fresh = False
             elif self._inflight:
                 # Answers come in order: the oldest update in flight was applied.
-                done = self._inflight.pop(0)
                 base = self._confirmed
                 if base is None:
-                    self._confirmed = self._codec.decode(event["session"])
+                    confirmed = self._codec.decode(session)
                 else:
-                    self._confirmed = apply(base, done.change)
-                if not self._inflight and self._confirmed == self._sent:
-                    self._confirmed = self._sent  # share the object
+                    confirmed = apply(base, self._inflight[0].change)
+                self._inflight.pop(0)
+                # Not replaced by an equal ``sent``: equality ignores what only the
+                # server reported (such as fields of a newer API), and confirmed keeps it.
+                self._confirmed = confirmed
             else:
                 # Unsolicited: someone else changed the server; believe the server.
-                server = self._codec.decode(event["session"])
+                server = self._codec.decode(session)
                 self._confirmed = self._sent = server
                 self._fresh = False
 
@@ -534,8 +573,11 @@ class SessionState(Generic[S]):
                 for path in named
                 if get(desired, path) == leaves[path] and get(held, path) != leaves[path]
             }
-        rolled = self.write(back).changed if back and not self._closed else Patch()
-        log.info("optstate: update %s rejected: %s", event_id, error.get("message"))
+        # Conditional: a write that set these paths meanwhile is never undone.
+        rolled = Patch()
+        if back and not self._closed:
+            rolled = self._write(patch(type(held), back), unless=leaves).changed
+        log.info("optstate: update %s rejected: %s", safe_repr(event_id), _short(error.get("message")))
         return Rejection(str(event_id), rejected.change, error, rolled)
 
     def _replay(self, base: S) -> S:
@@ -557,8 +599,14 @@ def _named(leaves: Mapping[str, Any], param: str | None) -> list[str]:
     return list(leaves)
 
 
-def _kind(event: object) -> object:
-    return event.get("type") if isinstance(event, Mapping) else type(event).__name__
+def _kind(event: object) -> str:
+    """What a server event is, for a log line (cut short; it is the server's data)."""
+    return safe_repr(event.get("type")) if isinstance(event, Mapping) else type(event).__name__
+
+
+def _short(text: object, limit: int = 300) -> str:
+    shown = str(text)
+    return shown if len(shown) <= limit else shown[:limit] + "..."
 
 
 # -- codec lookup ----------------------------------------------------------------

@@ -18,10 +18,12 @@ from typing import Any, ClassVar, Literal
 import attrs
 from pyrsistent import PMap, PVector, pvector
 
-from .._errors import InvalidOption
+from .._errors import InvalidOption, redact
 from .._record import (
+    MERGE,
     PVECTOR,
     boolean,
+    check_json,
     either,
     instance,
     json_value,
@@ -30,6 +32,7 @@ from .._record import (
     number,
     one_of,
     optional,
+    passthrough,
     specs,
     str_map,
     text,
@@ -126,7 +129,8 @@ def _decode_union(*classes: type, strings: tuple[str, ...] = ()) -> Decoder:
         if type(value) in classes:
             return value
         if isinstance(value, Mapping):
-            found = by_tag.get(value.get("type"))
+            tag = value.get("type")
+            found = by_tag.get(tag) if type(tag) is str else None
             if found is None:
                 raise InvalidOption("type", value.get("type"), rule)
             return found[1](value)
@@ -223,10 +227,10 @@ class Transcription:
     language: str | None = leaf(None, validator=optional(text()))
     prompt: str | None = leaf(None, validator=optional(text()))
     languages: PVector[str] | None = leaf(
-        None, converter=to_vector, validator=optional(_str_vector), decode=pvector
+        None, converter=to_vector, validator=optional(_str_vector), decode=to_vector
     )
     keywords: PVector[str] | None = leaf(
-        None, converter=to_vector, validator=optional(_str_vector), decode=pvector
+        None, converter=to_vector, validator=optional(_str_vector), decode=to_vector
     )
     delay: str | None = leaf(None, validator=optional(one_of("minimal", "low", "medium", "high", "xhigh")))
 
@@ -491,7 +495,8 @@ _MODALITIES = (pvector(["audio"]), pvector(["text"]))
 
 def _modalities(_inst: Any, a: attrs.Attribute[Any], value: Any) -> None:
     if not isinstance(value, PVector) or value not in _MODALITIES:
-        if isinstance(value, PVector) and sorted(value) == ["audio", "text"]:
+        both = isinstance(value, PVector) and all(type(x) is str for x in value)
+        if both and sorted(value) == ["audio", "text"]:
             rule = "must be ['audio'] or ['text'], not both"
         else:
             rule = "must be ['audio'] or ['text']"
@@ -531,7 +536,7 @@ class RealtimeOptions:
         factory=lambda: pvector(["audio"]),
         converter=to_vector,
         validator=_modalities,
-        decode=pvector,
+        decode=to_vector,
     )
     audio: Audio = node(Audio)
     tools: PVector[Tool] = leaf(
@@ -584,7 +589,7 @@ class RealtimeOptions:
         factory=pvector,
         converter=to_vector,
         validator=vector_of(one_of("item.input_audio_transcription.logprobs"), unique=True),
-        decode=pvector,
+        decode=to_vector,
     )
     prompt: Prompt | None = leaf(
         None,
@@ -593,3 +598,38 @@ class RealtimeOptions:
         decode=_decode_record(Prompt),
     )
     parallel_tool_calls: bool | None = leaf(None, validator=optional(boolean))
+    #: Session fields the server reported that optstate does not know (a newer
+    #: API version), nested as on the wire: ``{"new_field": 1, "audio":
+    #: {"input": {"new_knob": 2}}}``. Kept so that a decoded session encodes
+    #: back whole (:func:`~optstate.openai.encode_session`); not an option:
+    #: never compared, diffed, patched or sent in a ``session.update``.
+    extra: PMap[str, Any] = passthrough(  # noqa: RUF009 - a field specifier, like leaf()
+        converter=to_frozen,
+        validator=lambda _inst, a, value: _check_extra(a.name, value),
+        repr=lambda value: repr(redact(value)),
+    )
+
+
+#: Top-level wire names that are not options: they never go into ``extra``.
+SERVER_ONLY = frozenset({"id", "object", "expires_at", "client_secret", "type", "temperature"})
+
+
+def _check_extra(path: str, value: Any, cls: type = RealtimeOptions) -> None:
+    """``extra`` is JSON whose keys are not options: at a merge node's level a
+    key may name that node only to hold more unknown fields below it."""
+    if not isinstance(value, PMap):
+        if isinstance(value, Mapping):
+            check_json(path, value)  # too deep for to_frozen, or not plain JSON
+        raise InvalidOption(path, value, "must be an object of session fields unknown to optstate")
+    fields = {s.wire: s for s in specs(cls)}
+    for key, item in value.items():
+        where = f"{path}.{key}"
+        if type(key) is not str:
+            raise InvalidOption(path, key, "must have string keys")
+        s = fields.get(key)
+        if s is not None and s.kind is MERGE and isinstance(item, PMap):
+            _check_extra(where, item, s.record)  # type: ignore[arg-type]
+        elif s is not None or (cls is RealtimeOptions and key in SERVER_ONLY):
+            raise InvalidOption(where, item, "is known to optstate, so it cannot be an extra field")
+        else:
+            check_json(where, item)

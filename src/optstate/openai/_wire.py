@@ -22,6 +22,7 @@ from .._errors import InvalidOption, UnsupportedInDialect
 from .._patch import Patch, full_patch
 from .._record import MERGE, is_record, specs, specs_by_name
 from ._schema import (
+    SERVER_ONLY,
     AudioPCM,
     AudioPCMA,
     AudioPCMU,
@@ -32,9 +33,6 @@ from ._schema import (
 __all__ = ["Dialect", "decode", "decode_update", "encode", "encode_session", "to_json"]
 
 Dialect = Literal["ga", "beta"]
-
-#: Fields of a server's session object that are not options (ids, expiry, secrets).
-SERVER_ONLY = frozenset({"id", "object", "expires_at", "client_secret", "type", "temperature"})
 
 
 def to_json(value: Any) -> Any:
@@ -91,8 +89,22 @@ def encode_session(state: RealtimeOptions, dialect: Dialect = "ga") -> dict[str,
     if dialect == "ga":
         session: dict[str, Any] = {"type": "realtime"}
         _encode_ga(RealtimeOptions, full_patch(state), session)
+        _overlay(session, state.extra)
         return session
-    return _encode_beta(full_patch(state).paths())
+    session = _encode_beta(full_patch(state).paths())
+    _overlay(session, state.extra.discard("audio"))  # GA nesting means nothing in beta
+    return session
+
+
+def _overlay(out: dict[str, Any], extra: PMap[str, Any]) -> None:
+    """Put the fields of ``extra`` (unknown to optstate) back where they were;
+    a field optstate encoded itself is never overwritten."""
+    for key, value in extra.items():
+        mine = out.get(key)
+        if mine is None and key not in out:
+            out[key] = to_json(value)
+        elif isinstance(mine, dict) and isinstance(value, PMap):
+            _overlay(mine, value)
 
 
 def _encode_ga(cls: type, change: Patch, out: dict[str, Any]) -> None:
@@ -191,15 +203,36 @@ def decode(session: Mapping[str, Any], dialect: Dialect = "ga") -> RealtimeOptio
     Takes the ``session`` of a ``session.created``/``session.updated`` event.
     Missing fields take their defaults; a null where the option cannot be null
     means the server's default too. Server-only fields (``id``, ``object``,
-    ``expires_at``, …) are ignored. A malformed value raises
-    :class:`~optstate.InvalidOption` naming its wire path.
+    ``expires_at``, …) are ignored. Fields optstate does not know (a newer API
+    version) are kept in ``extra``, so :func:`encode_session` gives them back.
+    A malformed value raises :class:`~optstate.InvalidOption` naming its wire path.
     """
     _check_dialect(dialect)
     if not isinstance(session, Mapping):
         raise InvalidOption("session", session, "must be an object")
+    extra: dict[str, Any] = {}
     if dialect == "beta":
-        session = _beta_to_ga(session)
-    return _decode_record(RealtimeOptions, session, "")  # type: ignore[no-any-return]
+        session = _beta_to_ga(session, extra=extra)
+    else:
+        extra = _unknown(RealtimeOptions, session, SERVER_ONLY)
+    return _decode_record(RealtimeOptions, session, "", extra)  # type: ignore[no-any-return]
+
+
+def _unknown(cls: type, obj: Mapping[Any, Any], skip: frozenset[str] = frozenset()) -> dict[Any, Any]:
+    """The keys of ``obj`` that are no field of ``cls`` (nor in ``skip``), looking
+    into merge nodes: what ``decode`` keeps in ``extra``."""
+    fields = {s.wire: s for s in specs(cls)}
+    out: dict[Any, Any] = {}
+    for key, raw in obj.items():
+        s = fields.get(key)
+        if s is None:
+            if key not in skip:
+                out[key] = raw
+        elif s.kind is MERGE and isinstance(raw, Mapping):
+            sub = _unknown(s.record, raw)  # type: ignore[arg-type]
+            if sub:
+                out[key] = sub
+    return out
 
 
 def decode_update(session: Mapping[str, Any], dialect: Dialect = "ga") -> Patch:
@@ -252,8 +285,10 @@ def _decode_patch(cls: type, obj: Mapping[str, Any], prefix: str, strict: bool) 
     return Patch(changes)
 
 
-def _decode_record(cls: type, obj: Mapping[str, Any], prefix: str) -> Any:
-    kwargs: dict[str, Any] = {}
+def _decode_record(
+    cls: type, obj: Mapping[str, Any], prefix: str, extra: Mapping[str, Any] | None = None
+) -> Any:
+    kwargs: dict[str, Any] = {"extra": extra} if extra else {}
     for s in specs(cls):
         if s.wire not in obj:
             continue
@@ -291,14 +326,19 @@ def _nullable(a: Any) -> bool:
     return True
 
 
-def _beta_to_ga(beta: Mapping[str, Any], *, strict: bool = False) -> dict[str, Any]:
+def _beta_to_ga(
+    beta: Mapping[str, Any], *, strict: bool = False, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The GA form of a beta session. Keys beta does not know raise when
+    ``strict``; else they go into ``extra`` (when given), or to GA as they are
+    when GA knows them (a beta server sending a GA field)."""
     ga: dict[str, Any] = {}
     audio_in: dict[str, Any] = {}
     audio_out: dict[str, Any] = {}
 
     def fmt(key: str) -> Any:
         raw = beta[key]
-        cls = _FROM_BETA_FORMAT.get(raw)
+        cls = _FROM_BETA_FORMAT.get(raw) if type(raw) is str else None
         if cls is None:
             raise InvalidOption(key, raw, "must be 'pcm16', 'g711_ulaw' or 'g711_alaw'")
         return {"type": cls.TYPE}  # type: ignore[attr-defined]
@@ -323,6 +363,11 @@ def _beta_to_ga(beta: Mapping[str, Any], *, strict: bool = False) -> dict[str, A
         target = simple.get(key)
         if target is None and strict and key not in SERVER_ONLY:
             raise InvalidOption(str(key), beta[key], "is not an option of the beta session")
+        if target is None and extra is not None and key not in SERVER_ONLY:
+            if key in _GA_NAMES:
+                ga[key] = beta[key]
+            else:
+                extra[key] = beta[key]
         if target is not None:
             into, name, get = target
             into[name] = get(key)
@@ -334,6 +379,9 @@ def _beta_to_ga(beta: Mapping[str, Any], *, strict: bool = False) -> dict[str, A
     if audio:
         ga["audio"] = audio
     return ga
+
+
+_GA_NAMES = frozenset(s.wire for s in specs(RealtimeOptions))
 
 
 def _modalities_from_beta(beta: Mapping[str, Any]) -> Callable[[str], Any]:
