@@ -47,5 +47,11 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
+## make soak: thousands of random writes over several sessions with random drops and
+## rejections against the loopback server (bounded: SOAK_SECONDS, default 60)
+SOAK_SECONDS ?= 60
+soak: $(STAMP)
+	$(BIN)/python -m optstate._soak --seconds $(SOAK_SECONDS)
+
 clean:
 	rm -rf $(VENV) $(VENV15) .pytest_cache .mypy_cache .ruff_cache .hypothesis

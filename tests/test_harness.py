@@ -60,3 +60,13 @@ def test_readme_shows_the_driver_the_tests_run() -> None:
     driver = source[source.index("class ToyDriver:") :]
     assert driver in (root / "README.md").read_text()
     assert len(driver.strip().splitlines()) < 50
+
+
+def test_cli_rejects_a_factory_that_is_no_driver(capsys: pytest.CaptureFixture[str]) -> None:
+    """`optstate check --driver os:getcwd` says what is wrong and exits 2, no traceback."""
+    from optstate.__main__ import main
+
+    assert main(["check", "--driver", "os:getcwd", "--examples", "5"]) == 2
+    err = capsys.readouterr().err
+    assert "must return a Driver" in err
+    assert "Traceback" not in err

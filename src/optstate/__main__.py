@@ -109,7 +109,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.examples < 1:
         parser.error("--examples must be at least 1")
-    ok, _ = run_check(args.driver, examples=args.examples, seed_value=args.seed, transport=args.transport)
+    try:
+        ok, _ = run_check(args.driver, examples=args.examples, seed_value=args.seed, transport=args.transport)
+    except (TypeError, ValueError) as e:  # a factory that is no driver, a bad transport
+        print(f"optstate: {e}", file=sys.stderr)
+        return 2
     return 0 if ok else 1
 
 

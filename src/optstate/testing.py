@@ -197,6 +197,10 @@ def make_machine(
             return None
 
     probe = driver_factory()
+    if not isinstance(probe, Driver):
+        raise TypeError(
+            f"the driver factory must return a Driver (see optstate.testing.Driver); got {probe!r}"
+        )
     keywords = [k for k in probe.keywords if k in KEYWORDS]
     can_reply, can_reconnect = probe.can_reply, probe.can_reconnect
     probe.close()
