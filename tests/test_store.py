@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 from typing import Any
 
 import pytest
@@ -220,6 +221,7 @@ class TestWire:
 
     def test_malformed_server_events_are_reported_not_raised(self, caplog: Any) -> None:
         """Garbage from the server never raises into the receive loop."""
+        caplog.set_level(logging.WARNING, logger="optstate")
         s = Store(RealtimeOptions()).session()
         connect(s)
         confirmed = s.confirmed

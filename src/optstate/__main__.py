@@ -66,11 +66,20 @@ def run_check(spec: str, *, examples: int, seed_value: int, transport: str) -> t
     """Run the harness on one driver; print progress and the report; return (ok, summary)."""
     from .testing import check
 
-    # The harness provokes rejections on purpose: the adapter's warnings are noise here.
-    logging.getLogger("optstate").setLevel(logging.ERROR)
-    logging.getLogger("livekit").setLevel(logging.CRITICAL)  # its reconnect noise, provoked on purpose
-    print(f"checking {spec} ({transport}, {examples} examples, seed {seed_value})", flush=True)
-    result = check(resolve(spec, transport), examples=examples, seed_value=seed_value, progress=sys.stderr)
+    # The harness provokes rejections and dropped connections on purpose: the adapter's
+    # warnings and livekit's reconnect logs are noise here. Restored afterwards.
+    quiet = {"optstate": logging.ERROR, "livekit": logging.CRITICAL}
+    saved = {name: logging.getLogger(name).level for name in quiet}
+    for name, level in quiet.items():
+        logging.getLogger(name).setLevel(level)
+    try:
+        print(f"checking {spec} ({transport}, {examples} examples, seed {seed_value})", flush=True)
+        result = check(
+            resolve(spec, transport), examples=examples, seed_value=seed_value, progress=sys.stderr
+        )
+    finally:
+        for name, level in saved.items():
+            logging.getLogger(name).setLevel(level)
     if not result.ok:
         print(result.report)
         print(
