@@ -415,6 +415,19 @@ def _freeze(tree: dict[str, Any]) -> Patch:
     return Patch._of({k: _freeze(v) if isinstance(v, dict) else v for k, v in tree.items()})
 
 
+def from_valid_paths(paths: Mapping[str, Any]) -> Patch:
+    """A patch from ``{dotted path: value}`` whose values were already validated
+    (no schema check: use :func:`patch` for anything from a caller)."""
+    root: dict[str, Any] = {}
+    for path, value in paths.items():
+        node = root
+        *parents, last = path.split(".")
+        for name in parents:
+            node = node.setdefault(name, {})
+        node[last] = value
+    return _freeze(root)
+
+
 # -- one path at a time --------------------------------------------------------------
 
 

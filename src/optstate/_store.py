@@ -36,7 +36,7 @@ import attrs
 from pyrsistent import PMap, PSet, pmap, pset
 
 from ._errors import InvalidOption, OptStateError, StaleSession, redact, safe_repr
-from ._patch import Patch, apply, diff, get, patch
+from ._patch import Patch, apply, diff, from_valid_paths, get, patch
 
 __all__ = [
     "Codec",
@@ -251,7 +251,7 @@ class Store(Generic[S]):
         cached = holder._cache if holder is not None else None
         if cached is not None and cached[0] is snap.defaults and cached[1] is ov:
             return cached[2]  # type: ignore[no-any-return]
-        state = apply(snap.defaults, _patch_from_paths(ov))
+        state = apply(snap.defaults, from_valid_paths(ov))
         if holder is not None:
             holder._cache = (snap.defaults, ov, state)  # one atomic attribute store
         return state
@@ -297,22 +297,6 @@ def _compact(m: PMap[Any, Any]) -> PMap[Any, Any]:
     """``m``, or a new empty map when it is empty: a ``PMap`` never gives back the
     room it grew to, so 10 000 closed sessions would otherwise stay allocated."""
     return m if m else pmap()
-
-
-def _patch_from_paths(paths: Mapping[str, Any]) -> Patch:
-    """An (already validated) patch from {dotted path: value}."""
-    root: dict[str, Any] = {}
-    for path, value in paths.items():
-        node = root
-        *parents, last = path.split(".")
-        for name in parents:
-            node = node.setdefault(name, {})
-        node[last] = value
-    return _freeze(root)
-
-
-def _freeze(tree: dict[str, Any]) -> Patch:
-    return Patch({k: _freeze(v) if isinstance(v, dict) else v for k, v in tree.items()})
 
 
 class SessionState(Generic[S]):
