@@ -317,8 +317,8 @@ class TestRaces:
         monkeypatch.setattr(store_module, "apply", apply_then_close)
         s.write({"audio.output.voice": "marin"})
         assert s.closed
-        assert not store._snap.overrides
-        assert not store._snap.by_path
+        assert not store._overrides()
+        assert not store._holders
 
     @pytest.mark.timeout(60)
     def test_close_racing_writes_from_threads(self) -> None:
@@ -336,5 +336,5 @@ class TestRaces:
                 s.close()
 
         run_threads([write_all, write_all, close_all])
-        assert not store._snap.overrides
-        assert not store._snap.by_path
+        assert not store._overrides()
+        assert not store._holders

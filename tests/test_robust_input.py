@@ -227,7 +227,8 @@ def populated_store() -> tuple[Store[RealtimeOptions], list[optstate.SessionStat
 
 def snapshot(store: Store[Any], sessions: list[Any]) -> tuple[Any, ...]:
     return (
-        store._snap,
+        store._model,
+        [s._own for s in sessions],
         store.version,
         [(s.desired, s.sent, s.confirmed, s.in_flight, s.needs_reconnect) for s in sessions],
     )
@@ -313,7 +314,7 @@ class TestStoreWrites:
         tools.append({"type": "function", "name": "g"})
         store.write({"instructions": "recompute every desired state"})
         assert s.desired.tools == want
-        for overrides in store._snap.overrides.values():
+        for overrides in store._overrides().values():
             for value in overrides.values():
                 hash(value)  # immutable: a caller's list or dict would not hash
 

@@ -36,10 +36,10 @@ def test_update_options_with_garbage(model: Any, kwargs: dict[str, Any]) -> None
     """model.update_options(**garbage): InvalidOption naming the keyword, _opts untouched."""
     opts = copy.deepcopy(model._opts)
     store = lk.store_of(model)
-    snap = store._snap
+    snap = store._model
     try:
         model.update_options(**kwargs)
     except Exception as e:
         check_error(e, roots=kwargs)
-        assert store._snap is snap, "a failed update_options changed the store"
+        assert store._model is snap, "a failed update_options changed the store"
         assert model._opts == opts, "a failed update_options changed the plugin's _opts"

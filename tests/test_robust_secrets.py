@@ -206,17 +206,17 @@ class TestMemory:
                 if i % 10 == 0:  # some talk to a server too
                     s.on_server_event(created)
                     s.sync()
-            assert len(store._snap.overrides) == 10_000
+            assert len(store._overrides()) == 10_000
             peak = allocated()
             if how == "close":
                 for s in sessions:
                     s.close()
-                assert not store._snap.overrides
-                assert not store._snap.by_path
+                assert not store._overrides()
+                assert not store._holders
                 assert not store.sessions
             del sessions, s
-            assert not store._snap.overrides
-            assert not store._snap.by_path
+            assert not store._overrides()
+            assert not store._holders
             return peak
 
         baseline = allocated()

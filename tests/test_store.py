@@ -110,12 +110,12 @@ class TestBadInput:
         store = Store(RealtimeOptions())
         a, b = store.session(), store.session()
         b.write({"audio.output.voice": "ash"})
-        before = (store._snap, store.defaults, a.desired, b.desired, store.version)
+        before = (store._model, a._own, b._own, store.defaults, a.desired, b.desired, store.version)
         target = store if level == "model" else a
         with pytest.raises(InvalidOption) as info:
             target.write(change)
         assert info.value.path
-        after = (store._snap, store.defaults, a.desired, b.desired, store.version)
+        after = (store._model, a._own, b._own, store.defaults, a.desired, b.desired, store.version)
         assert after == before
         assert all(x is y for x, y in zip(after, before, strict=True))
 
@@ -267,8 +267,8 @@ class TestClose:
         s.write({"audio.output.speed": 1.2})
         s.close()
         assert s not in store.sessions
-        assert not store._snap.overrides
-        assert not store._snap.by_path
+        assert not store._overrides()
+        assert not store._holders
         with pytest.raises(StaleSession):
             s.write({"audio.output.speed": 1.3})
         with pytest.raises(StaleSession):
@@ -282,4 +282,4 @@ class TestClose:
         del s
         gc.collect()
         assert store.sessions == ()
-        assert not store._snap.overrides
+        assert not store._overrides()

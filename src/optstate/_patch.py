@@ -45,9 +45,10 @@ class Patch(Mapping[str, Any]):
 
     # ``_hash`` is filled in by the first ``hash()``: a Patch built by ``diff``
     # costs one allocation and one slot store, nothing more.
-    __slots__ = ("_changes", "_hash")
+    __slots__ = ("_changes", "_hash", "_paths")
     _changes: dict[str, Any]
     _hash: int
+    _paths: dict[str, Any]
 
     def __init__(self, changes: Mapping[str, Any] | None = None) -> None:
         """Wrap ``changes`` (copied). No schema check: see :func:`optstate.patch`."""
@@ -128,10 +129,19 @@ class Patch(Mapping[str, Any]):
         return f"Patch({{{inner}}})"
 
     def paths(self) -> dict[str, Any]:
-        """The leaves of this patch as ``{"dotted.path": new value}``, in order."""
-        out: dict[str, Any] = {}
-        _flatten(self, "", out)
-        return out
+        """The leaves of this patch as ``{"dotted.path": new value}``, in order
+        (a new dict each call; worked out once per patch)."""
+        return dict(self._leaves())
+
+    def _leaves(self) -> dict[str, Any]:
+        # paths(), shared: the caller must not change it.
+        try:
+            return self._paths
+        except AttributeError:
+            out: dict[str, Any] = {}
+            _flatten(self, "", out)
+            self._paths = out
+            return out
 
     def without(self, paths: AbstractSet[str]) -> Patch:
         """This patch less the leaves at the given dotted paths."""
@@ -278,8 +288,9 @@ def full_patch(state: Any) -> Patch:
 def apply(state: S, change: Patch) -> S:
     """``state`` with ``change`` applied: named leaves replaced, others kept.
 
-    Every new record goes through its constructor, so validation cannot be
-    bypassed. A bad name or value raises :class:`~optstate.InvalidOption`
+    Every changed field goes through its converter and validator, as in the
+    constructor, so validation cannot be bypassed; unchanged fields are shared
+    with ``state``. A bad name or value raises :class:`~optstate.InvalidOption`
     naming the dotted path; ``state`` is never modified (it is immutable).
     """
     if not change:
@@ -288,53 +299,94 @@ def apply(state: S, change: Patch) -> S:
         raise TypeError(f"apply needs a Patch (got {type(change).__name__})")
     if not is_record(state):
         raise TypeError(f"apply needs a record to change (got {type(state).__name__})")
-    return _apply(state, change, "")  # type: ignore[no-any-return]
+    return _apply(state, change)  # type: ignore[no-any-return]
 
 
-def _apply(record: Any, change: Patch, prefix: str) -> Any:
-    fields = specs_by_name(type(record))
+def _apply(record: Any, change: Patch) -> Any:
+    # Errors name the field relative to ``record``; each level up puts its own
+    # name in front (no path strings are built unless something is wrong).
+    cls = type(record)
+    merges = _MERGES.get(cls)
+    if merges is None:
+        merges = _MERGES[cls] = {s.name: s.kind is MERGE for s in specs(cls)}
     updates: dict[str, Any] = {}
     for name, value in change._changes.items():
-        f = fields.get(name)
-        path = f"{prefix}{name}"
-        if f is None:
-            raise InvalidOption(path, value, f"is not an option of {type(record).__name__}")
-        if f.kind is MERGE:
-            if not isinstance(value, Patch):
-                raise InvalidOption(path, value, "is a group of options: change it with a Patch")
-            updates[name] = _apply(getattr(record, name), value, path + ".")
-        elif isinstance(value, Patch):
-            raise InvalidOption(path, value, "is a single option: give its whole new value")
+        merge = merges.get(name)
+        if merge:
+            if type(value) is not Patch:
+                raise InvalidOption(name, value, "is a group of options: change it with a Patch")
+            try:
+                updates[name] = _apply(getattr(record, name), value)
+            except InvalidOption as e:
+                raise e.located(name) from None
+        elif merge is None:
+            raise InvalidOption(name, value, f"is not an option of {cls.__name__}")
+        elif type(value) is Patch:
+            raise InvalidOption(name, value, "is a single option: give its whole new value")
         else:
             updates[name] = value
-    try:
-        return _evolver(type(record))(record, updates)
-    except InvalidOption as e:
-        raise e.located(prefix[:-1]) from None
+    return (_EVOLVERS.get(cls) or _evolver(cls))(record, updates)
+
+
+#: Per record class: field name -> whether it is a merge node.
+_MERGES: dict[type, dict[str, bool]] = {}
 
 
 #: The ``evolve`` of each record class, generated on first use.
 _EVOLVERS: dict[type, Callable[[Any, dict[str, Any]], Any]] = {}
+_setattr = object.__setattr__
 
 
 def _evolver(cls: type) -> Callable[[Any, dict[str, Any]], Any]:
-    """``evolve(record, updates)``: ``cls(**every init field)``, each taken from
-    ``updates`` or else from ``record``, as ``attrs.evolve`` does, but with the
-    keywords spelled out in generated code rather than found by a loop over
-    ``attrs.fields`` on every call. It calls the constructor, so every
-    converter and validator runs: nothing is built unvalidated."""
+    """``evolve(record, updates)``: a new ``cls`` with each field taken from
+    ``updates`` or else from ``record``, as ``attrs.evolve`` does.
+
+    Each field in ``updates`` goes through its converter and validator, as the
+    constructor runs them, so no record holds a value that was not validated.
+    Fields carried over from ``record`` are not checked again: ``record`` is
+    immutable and every value in it passed its checks when it was built. That
+    is what makes a one-leaf ``apply`` cost a few attribute copies rather than
+    every converter and validator of the record (see ``bench/RESULTS.md``).
+    A class whose checks could depend on more than one field
+    (``__attrs_post_init__``), or that is not slotted, or caches its hash,
+    goes through its constructor whole.
+    """
     found = _EVOLVERS.get(cls)
     if found is not None:
         return found
     fields = attrs.fields(cls)
-    if any(not a.init or not a.alias.isidentifier() for a in fields) or not cls.__name__.isidentifier():
+    slots = getattr(cls, "__slots__", None)
+    plain = (
+        slots is not None
+        and "__attrs_cached_hash__" not in slots
+        and not hasattr(cls, "__attrs_post_init__")
+        and not hasattr(cls, "__attrs_pre_init__")
+        and all(a.init and a.alias.isidentifier() and a.name.isidentifier() for a in fields)
+        and not any(isinstance(a.converter, attrs.Converter) for a in fields)
+        and cls.__name__.isidentifier()
+    )
+    if not plain:
         found = _EVOLVERS[cls] = lambda record, updates: attrs.evolve(record, **updates)
         return found
     name = f"evolve_{cls.__name__}"
-    args = ", ".join(f"{a.alias}=get({a.name!r}, record.{a.name})" for a in fields)
-    source = f"def {name}(record, updates):\n    get = updates.get\n    return cls({args})\n"
+    lines = [
+        f"def {name}(record, updates):",
+        "    new = alloc(cls)",
+        "    put = setattr_.__get__(new)",
+        *(f"    put({a.name!r}, record.{a.name})" for a in fields),
+        "    for key, value in updates.items():",
+        "        converter, validator, attribute = checks[key]",
+        "        if converter is not None:",
+        "            value = converter(value)",
+        "        if validator is not None:",
+        "            validator(new, attribute, value)",
+        "        put(key, value)",
+        "    return new",
+    ]
+    source = "\n".join(lines) + "\n"
     filename = f"<optstate evolve {cls.__module__}.{cls.__qualname__}>"
-    namespace: dict[str, Any] = {"cls": cls}
+    checks = {a.name: (a.converter, a.validator, a) for a in fields}
+    namespace: dict[str, Any] = {"cls": cls, "alloc": _new, "setattr_": _setattr, "checks": checks}
     exec(compile(source, filename, "exec"), namespace)
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     found = _EVOLVERS[cls] = namespace[name]
@@ -395,10 +447,12 @@ def _put(cls: type, into: dict[str, Any], parts: list[str], value: Any, prefix: 
         for key, sub_value in value.items():
             _put(rec, sub, str(key).split("."), sub_value, path + ".")
         return
-    into[name] = _check_leaf(f, value, path)
+    into[name] = check_leaf(f, value, path)
 
 
-def _check_leaf(f: FieldSpec, value: Any, path: str) -> Any:
+def check_leaf(f: FieldSpec, value: Any, path: str) -> Any:
+    """``value`` converted and validated for the leaf ``f`` at ``path`` (the
+    error names ``path``)."""
     a = f.attribute
     try:
         if a.converter is not None:

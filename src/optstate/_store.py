@@ -8,14 +8,21 @@ Semantics (DESIGN.md, "Store and sessions"):
   on that session only;
 * no write changes a field it does not name.
 
-Representation. One immutable :class:`_Snapshot` holds the defaults and, for
-each session, its *overrides*: the leaves it set itself, each differing from
-the defaults. A session's desired state is ``apply(defaults, overrides)``,
-computed lazily and cached by identity, so a model-level write costs
-O(sessions that override a named field), not O(sessions): writing a field
-removes every override of it. Writers replace the snapshot with
-compare-and-swap (a short lock around the pointer swap, retried on a lost
-race); readers never lock.
+Representation. The store holds one immutable :class:`_Model`: the defaults
+and, for each leaf path, the *stamp* (store version) of the last model-level
+write that named it. Each session holds its own immutable *overrides*: the
+leaves it set itself, each with the stamp of its write. A session's desired
+state is the defaults with its overrides that are newer than the model's
+stamp for their path (last writer wins, per field), computed lazily and cached
+by identity. So a model-level write never touches a session: it costs the
+same for 1 or 10 000 sessions, and a session-level write touches only its
+session.
+
+Writers take the store's lock for the few microseconds a write takes (with
+the GIL there is no parallel work to lose, and no write is computed twice);
+readers never lock. A reader takes the model, then the session's overrides,
+then checks the model is still the same object (else reads again), so it
+always sees the state as it was at one instant, never half of a write.
 
 Each session also tracks what it **sent** and what the server **confirmed**:
 ``sync()`` sends ``diff(sent, desired)``; ``session.updated`` answers in order
@@ -24,7 +31,6 @@ advance *confirmed*; an ``error`` naming a sent update rolls it back.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import secrets
 import threading
@@ -33,7 +39,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
 import attrs
-from pyrsistent import PMap, PSet, pmap, pset
 
 from ._errors import InvalidOption, OptStateError, StaleSession, redact, safe_repr
 from ._patch import Patch, apply, diff, from_valid_paths, get, patch
@@ -113,20 +118,41 @@ class Rejection:
     rolled_back: Patch
 
 
-@attrs.frozen
-class _Snapshot(Generic[S]):
-    version: int
-    defaults: S
-    # session id -> {leaf path: value}; every value differs from the defaults.
-    overrides: PMap[int, PMap[str, Any]]
-    # leaf path -> ids of sessions that override it.
-    by_path: PMap[str, PSet[int]]
+class _Model(Generic[S]):
+    """The model level at one version: ``defaults``, and for each leaf path the
+    stamp of the last model-level write naming it. Never changed once published."""
+
+    __slots__ = ("defaults", "stamps", "version")
+
+    def __init__(self, version: int, defaults: S, stamps: dict[str, int]) -> None:
+        self.version = version
+        self.defaults = defaults
+        self.stamps = stamps
+
+
+#: A session's overrides: ``{leaf path: (stamp, value)}``; never changed once
+#: published (a write publishes a new dict).
+_Own = dict[str, tuple[int, Any]]
 
 
 @attrs.define
 class _InFlight:
     event_id: str
     change: Patch
+
+
+class _Ref(weakref.ref):  # type: ignore[type-arg]
+    """A weak reference to a session that remembers its id (as ``KeyedRef``)."""
+
+    __slots__ = ("sid",)
+    sid: int
+
+
+def _leaf(state: Any, path: str) -> Any:
+    """The value at an internal (known valid) dotted path."""
+    for name in path.split("."):
+        state = getattr(state, name)
+    return state
 
 
 class Store(Generic[S]):
@@ -138,25 +164,33 @@ class Store(Generic[S]):
     """
 
     def __init__(self, defaults: S, *, codec: Codec[S] | None = None) -> None:
-        self._snap: _Snapshot[S] = _Snapshot(version=0, defaults=defaults, overrides=pmap(), by_path=pmap())
+        self._model: _Model[S] = _Model(0, defaults, {})
+        self._version = 0
         self._codec = codec if codec is not None else default_codec(defaults)
-        self._lock = threading.Lock()
-        self._sessions: weakref.WeakValueDictionary[int, SessionState[S]] = weakref.WeakValueDictionary()
-        self._ids = itertools.count(1)
+        # One re-entrant lock for every write and every session's wire state.
+        self._lock = threading.RLock()
+        self._sessions: dict[int, _Ref] = {}
+        # Writers' index (only read and changed under the lock): leaf path ->
+        # ids of the sessions whose override of it is newer than the model's.
+        self._holders: dict[str, set[int]] = {}
+        self._dead: list[int] = []  # collected sessions, forgotten at the next write
+        self._gone = self._dead.append  # one bound method for every _Ref callback
+        self._ids = 0
         self._prefix = secrets.token_hex(3)
         self._diff_memo: dict[tuple[int, int], tuple[Any, Any, Patch]] = {}
+        self._connect_memo: dict[tuple[int, int], tuple[Any, Codec[S], Patch, Any]] = {}
 
     # -- reading -------------------------------------------------------------
 
     @property
     def defaults(self) -> S:
         """The current model-level defaults (an immutable snapshot; no lock)."""
-        return self._snap.defaults
+        return self._model.defaults
 
     @property
     def version(self) -> int:
         """How many effective writes (model or session level) the store has seen."""
-        return self._snap.version
+        return self._version
 
     @property
     def codec(self) -> Codec[S]:
@@ -166,14 +200,18 @@ class Store(Generic[S]):
     @property
     def sessions(self) -> tuple[SessionState[S], ...]:
         """The live (not closed) sessions, oldest first."""
-        return tuple(s for _, s in sorted(self._sessions.items()))
+        found = (ref() for _, ref in sorted(self._sessions.copy().items()))
+        return tuple(s for s in found if s is not None and not s._closed)
 
     def session(self, *, codec: Codec[S] | None = None) -> SessionState[S]:
         """A new session starting from the current defaults."""
-        sid = next(self._ids)
+        with self._lock:
+            self._ids += 1
+            sid = self._ids
         s = SessionState(self, sid, codec if codec is not None else self._codec)
-        self._sessions[sid] = s
-        weakref.finalize(s, self._forget, sid)
+        ref = _Ref(s, self._on_collected)
+        ref.sid = sid
+        self._sessions[sid] = ref
         return s
 
     # -- model-level writes --------------------------------------------------
@@ -186,74 +224,77 @@ class Store(Generic[S]):
         nothing has changed anywhere.
         """
         p = self._as_patch(change)
-        return self._commit(lambda snap: self._model_write(snap, p))
+        with self._lock:
+            return self._model_write(p)
 
     def update(self, fn: Callable[[S], S]) -> WriteResult:
         """Model-level write of ``fn(defaults)``: the fields it changes are written
-        as by :meth:`write`. ``fn`` must be pure: it is retried on a lost race."""
-
-        def make(snap: _Snapshot[S]) -> tuple[_Snapshot[S] | None, Patch]:
-            new = fn(snap.defaults)
-            if type(new) is not type(snap.defaults):
-                rule = f"must come back from the update function as a {type(snap.defaults).__name__}"
+        as by :meth:`write`. ``fn`` must be pure: it runs outside the store's
+        lock, and runs again if another write came first."""
+        while True:
+            model = self._model
+            new = fn(model.defaults)
+            if type(new) is not type(model.defaults):
+                rule = f"must come back from the update function as a {type(model.defaults).__name__}"
                 raise InvalidOption("", new, rule)
-            return self._model_write(snap, diff(snap.defaults, new))
+            with self._lock:
+                if self._model is model:
+                    return self._model_write(diff(model.defaults, new))
 
-        return self._commit(make)
-
-    def _model_write(self, snap: _Snapshot[S], p: Patch) -> tuple[_Snapshot[S] | None, Patch]:
+    def _model_write(self, p: Patch) -> WriteResult:
+        # Under the lock.
+        self._bury()
+        model = self._model
         if not p:
-            return None, p
-        defaults = apply(snap.defaults, p)
-        changed = diff(snap.defaults, defaults)
+            return WriteResult(p, self._version, False)
+        defaults = apply(model.defaults, p)  # validates; raises before anything changes
+        changed = diff(model.defaults, defaults)
         paths = p.paths()
-        overrides, by_path = snap.overrides, snap.by_path
         touched = False
         for path in paths:
-            holders = by_path.get(path)
-            if not holders:
-                continue
-            touched = True
-            for sid in holders:
-                ov = overrides[sid].discard(path)
-                overrides = overrides.set(sid, ov) if ov else overrides.discard(sid)
-            by_path = by_path.discard(path)
+            for sid in self._holders.get(path, ()):
+                s = self._live(sid)
+                if s is not None and s._own is not None and s._own[path][1] != _leaf(defaults, path):
+                    touched = True
+                    break
+            if touched:
+                break
         if not changed and not touched:
-            return None, changed
-        new = _Snapshot(snap.version + 1, defaults, _compact(overrides), _compact(by_path))
-        return new, changed
+            return WriteResult(changed, self._version, False)
+        version = self._version + 1
+        stamps = dict(model.stamps)
+        for path in paths:
+            stamps[path] = version
+            # Every session override of ``path`` is now older than the model's.
+            self._holders.pop(path, None)
+        self._model = _Model(version, defaults, stamps)
+        self._version = version
+        return WriteResult(changed, version, True)
 
     # -- machinery -----------------------------------------------------------
-
-    def _commit(self, make: Callable[[_Snapshot[S]], tuple[_Snapshot[S] | None, Patch]]) -> WriteResult:
-        while True:
-            snap = self._snap
-            new, changed = make(snap)
-            if new is None:
-                return WriteResult(changed, snap.version, False)
-            with self._lock:
-                if self._snap is snap:
-                    self._snap = new
-                    return WriteResult(changed, new.version, True)
-            # Lost the race: another writer swapped first; recompute on its snapshot.
 
     def _as_patch(self, change: Patch | Mapping[str, Any]) -> Patch:
         if isinstance(change, Patch):
             return change
         if isinstance(change, Mapping):
-            return patch(type(self._snap.defaults), change)
+            return patch(type(self._model.defaults), change)
         raise InvalidOption("", change, "must be a Patch or a mapping of field paths to values")
 
-    def _desired(self, snap: _Snapshot[S], sid: int, holder: SessionState[S] | None) -> S:
-        ov = snap.overrides.get(sid)
-        if ov is None:
-            return snap.defaults
-        cached = holder._cache if holder is not None else None
-        if cached is not None and cached[0] is snap.defaults and cached[1] is ov:
+    def _live(self, sid: int) -> SessionState[S] | None:
+        ref = self._sessions.get(sid)
+        return None if ref is None else ref()
+
+    def _desired(self, model: _Model[S], own: _Own | None, holder: SessionState[S]) -> S:
+        """The defaults of ``model`` with the overrides of ``own`` newer than it."""
+        if own is None:
+            return model.defaults
+        cached = holder._cache
+        if cached is not None and cached[0] is model and cached[1] is own:
             return cached[2]  # type: ignore[no-any-return]
-        state = apply(snap.defaults, from_valid_paths(ov))
-        if holder is not None:
-            holder._cache = (snap.defaults, ov, state)  # one atomic attribute store
+        stamps = model.stamps
+        live = {path: value for path, (stamp, value) in own.items() if stamp > stamps.get(path, 0)}
+        state = apply(model.defaults, from_valid_paths(live)) if live else model.defaults
+        holder._cache = (model, own, state)  # one atomic attribute store
         return state
 
     def _diff(self, old: S, new: S) -> Patch:
@@ -264,39 +305,66 @@ class Store(Generic[S]):
         if hit is not None and hit[0] is old and hit[1] is new:
             return hit[2]
         p = diff(old, new)
-        if len(self._diff_memo) > 256:
-            self._diff_memo.clear()
-        self._diff_memo[key] = (old, new, p)
+        self._remember(old, new, p)
         return p
 
-    def _forget(self, sid: int) -> None:
-        def drop(snap: _Snapshot[S]) -> tuple[_Snapshot[S] | None, Patch]:
-            ov = snap.overrides.get(sid)
-            if ov is None:
-                return None, Patch()
-            by_path = snap.by_path
-            for path in ov:
-                holders = by_path[path].discard(sid)
-                by_path = by_path.set(path, holders) if holders else by_path.discard(path)
-            # Not a write: version stays (closing changes no live state).
-            overrides = _compact(snap.overrides.discard(sid))
-            return attrs.evolve(snap, overrides=overrides, by_path=_compact(by_path)), Patch()
+    def _connect(self, codec: Codec[S], desired: S) -> tuple[Patch, S]:
+        """``(codec.connect_patch(desired), codec.fresh(desired))``, shared by
+        identity: sessions (re)connecting with the same desired object share both."""
+        key = (id(desired), id(codec))
+        hit = self._connect_memo.get(key)
+        if hit is not None and hit[0] is desired and hit[1] is codec:
+            return hit[2], hit[3]
+        change, held = codec.connect_patch(desired), codec.fresh(desired)
+        if len(self._connect_memo) > 64:
+            self._connect_memo.clear()
+        self._connect_memo[key] = (desired, codec, change, held)
+        return change, held
 
-        while True:
-            snap = self._snap
-            new, _ = drop(snap)
-            if new is None:
-                return
-            with self._lock:
-                if self._snap is snap:
-                    self._snap = new
-                    return
+    def _remember(self, old: S, new: S, p: Patch) -> None:
+        memo = self._diff_memo
+        if len(memo) > 256:
+            memo.clear()
+        memo[(id(old), id(new))] = (old, new, p)
 
+    def _on_collected(self, ref: _Ref) -> None:
+        # A weakref callback may run anywhere (even inside a write on this
+        # thread): only note the id; the next write forgets it.
+        self._gone(ref.sid)
 
-def _compact(m: PMap[Any, Any]) -> PMap[Any, Any]:
-    """``m``, or a new empty map when it is empty: a ``PMap`` never gives back the
-    room it grew to, so 10 000 closed sessions would otherwise stay allocated."""
-    return m if m else pmap()
+    def _bury(self) -> None:
+        """Forget the sessions collected without ``close()`` (under the lock)."""
+        while self._dead:
+            sid = self._dead.pop()
+            self._sessions.pop(sid, None)
+            for holders in self._holders.values():
+                holders.discard(sid)
+            self._holders = {path: h for path, h in self._holders.items() if h}
+
+    def _forget(self, s: SessionState[S]) -> None:
+        """Drop a closed session's overrides from the writers' index."""
+        with self._lock:
+            self._sessions.pop(s._sid, None)
+            for path in s._own or ():
+                holders = self._holders.get(path)
+                if holders is not None:
+                    holders.discard(s._sid)
+                    if not holders:
+                        del self._holders[path]
+
+    def _overrides(self) -> dict[int, dict[str, Any]]:
+        """For tests and debugging: each live session's overrides in force (and
+        collected sessions forgotten first, as the next write would)."""
+        with self._lock:
+            self._bury()
+        out = {}
+        model = self._model
+        for s in self.sessions:
+            own = s._own or {}
+            live = {p: v for p, (st, v) in own.items() if st > model.stamps.get(p, 0)}
+            if live:
+                out[s._sid] = live
+        return out
 
 
 class SessionState(Generic[S]):
@@ -308,13 +376,32 @@ class SessionState(Generic[S]):
     :meth:`on_reconnect` when the connection is new.
     """
 
+    # Slots: a store may hold many thousands of sessions; most have no
+    # overrides and share every state object with the defaults.
+    __slots__ = (
+        "__weakref__",
+        "_audio_started",
+        "_cache",
+        "_closed",
+        "_codec",
+        "_confirmed",
+        "_fresh",
+        "_inflight",
+        "_n",
+        "_needs_reconnect",
+        "_own",
+        "_sent",
+        "_sid",
+        "_store",
+    )
+
     def __init__(self, store: Store[S], sid: int, codec: Codec[S]) -> None:
         self._store = store
         self._sid = sid
         self._codec = codec
-        self._lock = threading.RLock()
+        self._own: _Own | None = None
         self._cache: tuple[Any, Any, Any] | None = None
-        self._events = itertools.count(1)
+        self._n = 0  # event ids sent
         self._closed = False
         self._reset()
 
@@ -323,7 +410,9 @@ class SessionState(Generic[S]):
         # so the next sync sends the whole desired state.
         self._fresh = True
         self._audio_started = False
-        self._inflight: list[_InFlight] = []
+        # Updates sent and not answered, oldest first: a list once there is one
+        # (the shared empty tuple until then: most sessions have none).
+        self._inflight: list[_InFlight] | tuple[()] = ()
         self._confirmed: S | None = None
         self._sent: S | None = None
         self._needs_reconnect: tuple[Refusal, ...] = ()
@@ -338,7 +427,12 @@ class SessionState(Generic[S]):
     @property
     def desired(self) -> S:
         """What this session's writes (and the model's) say its options are."""
-        return self._store._desired(self._store._snap, self._sid, self)
+        store = self._store
+        while True:
+            model = store._model
+            own = self._own
+            if store._model is model:  # no model write in between: one instant
+                return store._desired(model, own, self)
 
     @property
     def sent(self) -> S | None:
@@ -383,40 +477,52 @@ class SessionState(Generic[S]):
         """Session-level write of ``p``; with ``unless`` ({path: value}), only of the
         paths where desired still holds that value when the write commits."""
         store = self._store
-        sid = self._sid
-
-        def make(snap: _Snapshot[S]) -> tuple[_Snapshot[S] | None, Patch]:
-            before = store._desired(snap, sid, self)
+        with store._lock:
+            if self._closed:
+                raise StaleSession(f"session {self._sid} is closed")
+            store._bury()
+            model, own = store._model, self._own
+            before = store._desired(model, own, self)
             change = p
             if unless is not None:
-                change = p.without({path for path in p.paths() if get(before, path) != unless[path]})
+                change = p.without({path for path in p.paths() if _leaf(before, path) != unless[path]})
             after = apply(before, change)  # validates; raises before anything changes
             changed = diff(before, after)
             if not changed:
-                return None, changed
-            ov = snap.overrides.get(sid, pmap())
-            by_path = snap.by_path
-            for path in change.paths():
+                return WriteResult(changed, store._version, False)
+            version = store._version + 1
+            stamps, defaults, holders = model.stamps, model.defaults, store._holders
+            # Overrides the model has written since are dropped, not carried along.
+            new: _Own = {} if own is None else {
+                path: sv for path, sv in own.items() if sv[0] > stamps.get(path, 0)
+            }  # fmt: skip
+            # Only the leaves that changed: a named leaf that already held its value
+            # needs no override of its own (it equals the model's, or it has one).
+            for path in changed._leaves():
                 # The validated value (converted, immutable), never the caller's object.
-                value = get(after, path)
-                if get(snap.defaults, path) == value:
-                    ov = ov.discard(path)
-                    holders = by_path.get(path, pset()).discard(sid)
-                    by_path = by_path.set(path, holders) if holders else by_path.discard(path)
+                value = _leaf(after, path)
+                if _leaf(defaults, path) == value:
+                    new.pop(path, None)
+                    ids = holders.get(path)
+                    if ids is not None:
+                        ids.discard(self._sid)
+                        if not ids:
+                            del holders[path]
                 else:
-                    ov = ov.set(path, value)
-                    by_path = by_path.set(path, by_path.get(path, pset()).add(sid))
-            overrides = snap.overrides.set(sid, ov) if ov else snap.overrides.discard(sid)
-            if ov:
-                # ``after`` is apply(defaults, ov): the next read of desired needs no apply.
-                self._cache = (snap.defaults, ov, after)
-            return _Snapshot(snap.version + 1, snap.defaults, overrides, by_path), changed
-
-        result = store._commit(make)
-        if self._closed:
-            # close() ran while this write was committing: drop what it left behind.
-            store._forget(sid)
-        return result
+                    new[path] = (version, value)
+                    holders.setdefault(path, set()).add(self._sid)
+            own = new or None
+            self._own = own
+            # ``after`` is what the new overrides say: the next read needs no apply,
+            # and the next sync finds diff(before, after) already made.
+            self._cache = (model, own, after)
+            store._remember(before, after, changed)
+            store._version = version
+            if self._closed:
+                # close() ran while this write was being made (the lock is
+                # re-entrant: code it calls on this thread): leave nothing behind.
+                store._forget(self)
+            return WriteResult(changed, version, True)
 
     # -- the wire ------------------------------------------------------------
 
@@ -428,23 +534,29 @@ class SessionState(Generic[S]):
         and listed in :attr:`needs_reconnect`.
         """
         self._check_open()
-        with self._lock:
+        store = self._store
+        with store._lock:
             desired = self.desired
-            if self._fresh or self._sent is None:
-                change = self._codec.connect_patch(desired)
-                # What the new connection's server holds: it may already refuse
-                # something (voice, if the model spoke before our first update).
-                held = self._codec.fresh(desired)
+            sent = self._sent
+            if self._fresh or sent is None:
+                # What to send, and what the new connection's server holds: it may
+                # already refuse something (voice, if the model spoke before our
+                # first update).
+                change, held = store._connect(self._codec, desired)
+            elif sent is desired:
+                self._needs_reconnect = ()
+                return None
             else:
-                change = self._store._diff(self._sent, desired)
-                held = self._sent
+                change = store._diff(sent, desired)
+                held = sent
             refused = tuple(self._codec.refusals(held, change, audio_started=self._audio_started))
             self._needs_reconnect = refused
             if refused:
                 change = change.without({r.path for r in refused})
             if not change:
                 return None
-            event_id = f"optstate_{self._store._prefix}_{self._sid}_{next(self._events)}"
+            self._n += 1
+            event_id = f"optstate_{store._prefix}_{self._sid}_{self._n}"
             event = self._codec.encode(change, event_id=event_id)
             if event is None:
                 return None
@@ -452,7 +564,10 @@ class SessionState(Generic[S]):
             # same (sent, desired) pair then share their diffs by identity.
             self._sent = desired if not refused else apply(held, change)
             self._fresh = False
-            self._inflight.append(_InFlight(event_id, change))
+            if self._inflight:
+                self._inflight.append(_InFlight(event_id, change))
+            else:
+                self._inflight = [_InFlight(event_id, change)]
             return event
 
     def on_server_event(self, event: Mapping[str, Any]) -> Rejection | None:
@@ -482,7 +597,7 @@ class SessionState(Generic[S]):
         """The connection is new: the server starts fresh, so the next :meth:`sync`
         sends the whole desired state (refused-before changes included)."""
         self._check_open()
-        with self._lock:
+        with self._store._lock:
             self._reset()
 
     def mark_audio_started(self) -> None:
@@ -491,10 +606,11 @@ class SessionState(Generic[S]):
 
     def close(self) -> None:
         """Detach from the store; later writes or syncs raise ``StaleSession``."""
-        if not self._closed:
+        with self._store._lock:
+            if self._closed:
+                return
             self._closed = True
-            self._store._sessions.pop(self._sid, None)
-            self._store._forget(self._sid)
+            self._store._forget(self)
 
     # -- internals -----------------------------------------------------------
 
@@ -508,7 +624,7 @@ class SessionState(Generic[S]):
         session = event.get("session")
         if not isinstance(session, Mapping):
             raise InvalidOption("session", session, "must be an object")
-        with self._lock:
+        with self._store._lock:
             if created:
                 # The server's fresh state; our first update may already be in flight.
                 server = self._codec.decode(session)
@@ -522,7 +638,7 @@ class SessionState(Generic[S]):
                     confirmed = self._codec.decode(session)
                 else:
                     confirmed = apply(base, self._inflight[0].change)
-                self._inflight.pop(0)
+                self._inflight = self._inflight[1:] if len(self._inflight) > 1 else ()
                 # Not replaced by an equal ``sent``: equality ignores what only the
                 # server reported (such as fields of a newer API), and confirmed keeps it.
                 self._confirmed = confirmed
@@ -537,11 +653,13 @@ class SessionState(Generic[S]):
         if not isinstance(error, Mapping):
             return None
         event_id = error.get("event_id")
-        with self._lock:
+        with self._store._lock:
             index = next((i for i, f in enumerate(self._inflight) if f.event_id == event_id), None)
             if index is None:
                 return None
-            rejected = self._inflight.pop(index)
+            rejected = self._inflight[index]
+            rest = [*self._inflight[:index], *self._inflight[index + 1 :]]
+            self._inflight = rest if rest else ()
             base = self._confirmed
             if base is None:  # nothing confirmed yet: the server holds its fresh state
                 base = self._codec.fresh(self.desired)
@@ -557,10 +675,10 @@ class SessionState(Generic[S]):
                 for path in named
                 if get(desired, path) == leaves[path] and get(held, path) != leaves[path]
             }
-        # Conditional: a write that set these paths meanwhile is never undone.
-        rolled = Patch()
-        if back and not self._closed:
-            rolled = self._write(patch(type(held), back), unless=leaves).changed
+            # Conditional: a write that set these paths meanwhile is never undone.
+            rolled = Patch()
+            if back and not self._closed:
+                rolled = self._write(patch(type(held), back), unless=leaves).changed
         log.info("optstate: update %s rejected: %s", safe_repr(event_id), _short(error.get("message")))
         return Rejection(str(event_id), rejected.change, error, rolled)
 

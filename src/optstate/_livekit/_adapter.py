@@ -85,7 +85,12 @@ def _keywords(method: Callable[..., Any]) -> frozenset[str]:
     return frozenset(p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY)
 
 
-def _mirror(opts: Any, state: RealtimeOptions, since: RealtimeOptions | None = None) -> set[str]:
+def _mirror(
+    opts: Any,
+    state: RealtimeOptions,
+    since: RealtimeOptions | None = None,
+    differ: Callable[[RealtimeOptions, RealtimeOptions], Patch] = diff,
+) -> set[str]:
     """Make a plugin ``_RealtimeOptions`` say what ``state`` says; return the
     keywords it changed. Fields that already stand for the same value keep
     their object (the caller's pydantic model, ``None`` for auto, ...).
@@ -99,8 +104,8 @@ def _mirror(opts: Any, state: RealtimeOptions, since: RealtimeOptions | None = N
     if since is not None:
         if since is state:
             return set()
-        paths = diff(since, state).paths()
-        keywords = [kw for kw in _MIRRORED if any(_under(p, cv.PATHS[kw]) for p in paths)]
+        paths = differ(since, state)._leaves()
+        keywords = [kw for kw in _MIRRORED if _MIRROR_PATHS[kw] in paths]
     changed = set()
     for keyword in keywords:
         if not hasattr(opts, keyword):
@@ -110,6 +115,10 @@ def _mirror(opts: Any, state: RealtimeOptions, since: RealtimeOptions | None = N
             setattr(opts, keyword, cv.from_leaf(keyword, want))
             changed.add(keyword)
     return changed
+
+
+#: The option (a leaf path, so a diff names it exactly) each mirrored keyword holds.
+_MIRROR_PATHS: Final = {kw: cv.PATHS[kw] for kw in _MIRRORED}
 
 
 def _under(path: str, prefix: str) -> bool:
@@ -437,7 +446,7 @@ class SessionLink:
         if self.own_opts is None or self.state.closed:
             return
         desired = self.state.desired
-        changed = _mirror(self.own_opts, desired, self.mirrored)
+        changed = _mirror(self.own_opts, desired, self.mirrored, self.adapter.store._diff)
         self.mirrored = desired
         caps, derive = self.own_caps, self.adapter.turn_taking
         if caps is not None and derive is not None:

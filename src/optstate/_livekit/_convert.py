@@ -46,7 +46,8 @@ from openai.types.realtime.realtime_tracing_config import TracingConfiguration
 from pydantic import BaseModel
 
 from .._errors import InvalidOption
-from .._patch import Patch, apply, patch
+from .._patch import Patch, apply, check_leaf, patch
+from .._record import MERGE, FieldSpec, specs_by_name
 from ..openai import PLUGIN_KEYWORDS, RealtimeOptions, ToolChoiceFunction, to_json
 
 _REASONING: type[BaseModel] | None
@@ -144,17 +145,43 @@ def to_leaf(keyword: str, value: Any) -> tuple[str, Any]:
     field inside it) and the bad value.
     """
     path = PATHS[keyword]
-    return path, _leaf_patch(keyword, value).paths()[path]
+    spec = _leaf_spec(path)[1]
+    try:
+        return path, check_leaf(spec, _from_livekit(keyword, value), path)
+    except InvalidOption as e:
+        raise _renamed(e, path, keyword) from None
+    except (TypeError, ValueError, AttributeError, KeyError) as e:
+        raise InvalidOption(keyword, value, f"is not a valid {keyword} ({e})") from None
 
 
 def _leaf_patch(keyword: str, value: Any) -> Patch:
-    """The validated one-leaf patch for one livekit keyword and value."""
-    try:
-        return patch(RealtimeOptions, {PATHS[keyword]: _from_livekit(keyword, value)})
-    except InvalidOption as e:
-        raise _renamed(e, PATHS[keyword], keyword) from None
-    except (TypeError, ValueError, AttributeError, KeyError) as e:
-        raise InvalidOption(keyword, value, f"is not a valid {keyword} ({e})") from None
+    """The validated one-leaf patch for one livekit keyword and value, built
+    straight from the leaf's spec (the write path's hot spot)."""
+    path, leaf = to_leaf(keyword, value)
+    names = _leaf_spec(path)[0]
+    out = Patch._of({names[-1]: leaf})
+    for name in reversed(names[:-1]):
+        out = Patch._of({name: out})
+    return out
+
+
+def _leaf_spec(path: str) -> tuple[tuple[str, ...], FieldSpec]:
+    """The names along a leaf path of ``RealtimeOptions`` and the leaf's spec."""
+    found = _LEAVES.get(path)
+    if found is None:
+        names = tuple(path.split("."))
+        cls: Any = RealtimeOptions
+        for name in names[:-1]:
+            cls = specs_by_name(cls)[name].record
+        spec = specs_by_name(cls)[names[-1]]
+        if spec.kind is MERGE:  # pragma: no cover - every keyword names a leaf
+            raise AssertionError(f"{path} is not a leaf")
+        found = _LEAVES[path] = (names, spec)
+    return found
+
+
+#: Leaf path -> (its names, its field spec), for :func:`_leaf_spec`.
+_LEAVES: dict[str, tuple[tuple[str, ...], FieldSpec]] = {}
 
 
 def to_change(values: Mapping[str, Any]) -> Patch:

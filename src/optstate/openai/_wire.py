@@ -108,17 +108,29 @@ def _overlay(out: dict[str, Any], extra: PMap[str, Any]) -> None:
 
 
 def _encode_ga(cls: type, change: Patch, out: dict[str, Any]) -> None:
-    fields = specs_by_name(cls)
+    plan = _GA_PLANS.get(cls)
+    if plan is None:
+        plan = _GA_PLANS[cls] = {
+            s.name: (s.wire, s.record if s.kind is MERGE else None) for s in specs(cls)
+        }  # fmt: skip
     for name, value in change.items():
-        s = fields.get(name)
-        if s is None:
+        step = plan.get(name)
+        if step is None:
             raise InvalidOption(name, value, f"is not an option of {cls.__name__}")
-        if s.kind is MERGE:
+        wire, record = step
+        if record is not None:
             sub: dict[str, Any] = {}
-            _encode_ga(s.record, value, sub)  # type: ignore[arg-type]
-            out[s.wire] = sub
+            _encode_ga(record, value, sub)
+            out[wire] = sub
+        elif value is None or type(value) in _SCALARS:
+            out[wire] = value
         else:
-            out[s.wire] = to_json(value)
+            out[wire] = to_json(value)
+
+
+#: Per record class: field name -> (wire name, the merge node's record class or None).
+_GA_PLANS: dict[type, dict[str, tuple[str, type | None]]] = {}
+_SCALARS = frozenset({str, int, float, bool})
 
 
 _BETA_FORMATS: dict[type, str] = {AudioPCM: "pcm16", AudioPCMU: "g711_ulaw", AudioPCMA: "g711_alaw"}
