@@ -128,12 +128,17 @@ def targets(rows: list[Row]) -> list[Target]:
 
 
 NOTE = (
-    "Each session's `sync()` is one Python call that takes its lock, reads its desired state, "
+    "The model-level write itself costs the same for any number of sessions (the row *model-level "
+    "write alone*): it stamps the paths it names and touches no session. What grows with N is "
+    "each session's `sync()`: one Python call that takes the store lock, reads its desired state, "
     "finds the shared diff in the store's memo, asks the codec for refusals, and builds its own "
-    "event (its own event id, its own dicts: events are handed to the caller, who may change them). "
-    "The hand-written loop does one comparison and one dict per session, so the per-session floor "
-    "of `sync()` is several times the whole hand-written iteration. The profile (10 sessions, "
-    "per write) shows the per-session calls: `sync`, `encode` and `_encode_ga` per session."
+    "event (its own event id and its own dicts, because events are handed to the caller, who may "
+    "change them) and its own in-flight record (rollback is per session). The hand-written loop "
+    "does one comparison and one dict per session, so one `sync()` is several times its whole "
+    "iteration. Reaching 0.15x would need sessions that share their sent state and in-flight log "
+    "as one group, so that a write is synced once per group rather than once per session; that is "
+    "a change to the session model, not a tuning. The profile (10 sessions, per write) shows the "
+    "per-session calls: `sync`, `encode` and `_encode_ga` per session."
 )
 
 

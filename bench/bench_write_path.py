@@ -31,6 +31,8 @@ from livekit.plugins.openai.realtime import RealtimeModel
 
 import optstate
 import optstate.livekit
+import optstate.openai
+from optstate._livekit._convert import to_change
 from optstate.openai import RealtimeOptions
 
 from ._timing import Row, Target, interleaved, measure, ratio, settings, within
@@ -142,22 +144,41 @@ def targets(rows: list[Row]) -> list[Target]:
 
 
 def note(r: Row) -> str:
-    """Why the target is out of reach, with this run's numbers."""
+    """Why the target is out of reach: the steps no correct write path can skip,
+    each timed alone in this run, against the budget."""
     old = RealtimeOptions()
     change = optstate.patch(RealtimeOptions, {"audio.output.speed": 1.5})
-    apply = measure("apply(old, change)", namespace={"apply": optstate.apply, "old": old, "change": change})
+    new = optstate.apply(old, change)
+    event = optstate.openai.encode(change, event_id="optstate_abcdef_1_1")
+    namespace = {
+        "optstate": optstate,
+        "to_change": to_change,
+        "old": old,
+        "new": new,
+        "change": change,
+        "event": event,
+        "json": json,
+    }
+    steps = {
+        "the keyword as a validated one-leaf patch": "to_change({'speed': 1.5})",
+        "`apply` of it (new `audio.output`, `audio` and root records)": "optstate.apply(old, change)",
+        "`diff` (what changed)": "optstate.diff(old, new)",
+        "`encode` (the event dict)": "optstate.openai.encode(change, event_id='e')",
+        "`json.dumps` of the event": "json.dumps(event)",
+    }
+    timed = {name: measure(stmt, namespace=namespace).median for name, stmt in steps.items()}
+    floor = sum(timed.values())
     budget = r.base.median * 0.5
+    shown = "; ".join(f"{name} {t * 1e6:.2f} µs" for name, t in timed.items())
     return (
         f"The budget is {budget * 1e6:.2f} µs (half of the stock {r.base.median * 1e6:.2f} µs). "
-        f"One `apply` of one leaf alone takes {apply.median * 1e6:.2f} µs in this process: "
-        "it rebuilds `audio.output`, `audio` and the root through their constructors, and the "
-        "root's constructor runs the converters and validators of all its fields, changed or not "
-        "(the contract: no state is built unvalidated). The write path does that once per write "
-        "(the store caches the session's desired state from it), plus translating the keyword "
-        "(a validated one-leaf patch), the store's bookkeeping (override maps, diff), mirroring the "
-        "plugin's `_opts` for the one changed keyword, `sync()` (diff memo, refusals, encode) and "
-        "`json.dumps`. The profile is of the optstate side alone (one attached session, "
-        "`send_event` = `json.dumps`), by own time."
+        f"Five steps that a correct write path cannot skip, each timed alone in this process: "
+        f"{shown}. They add up to {floor * 1e6:.2f} µs, {floor / budget:.2f}x the budget, before "
+        "any bookkeeping: the session's override and stamp, the store lock, the `_opts` mirror, "
+        "the event id and the in-flight record that rollback needs. `apply` validates only the "
+        "changed leaf, but still copies every field of the three records it rebuilds (a slot "
+        "store each); `json.dumps` is the same call the stock row makes. The profile is of the "
+        "optstate side alone (one attached session, `send_event` = `json.dumps`), by own time."
     )
 
 

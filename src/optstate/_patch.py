@@ -303,55 +303,34 @@ def apply(state: S, change: Patch) -> S:
 
 
 def _apply(record: Any, change: Patch) -> Any:
-    # Errors name the field relative to ``record``; each level up puts its own
-    # name in front (no path strings are built unless something is wrong).
     cls = type(record)
-    merges = _MERGES.get(cls)
-    if merges is None:
-        merges = _MERGES[cls] = {s.name: s.kind is MERGE for s in specs(cls)}
-    updates: dict[str, Any] = {}
-    for name, value in change._changes.items():
-        merge = merges.get(name)
-        if merge:
-            if type(value) is not Patch:
-                raise InvalidOption(name, value, "is a group of options: change it with a Patch")
-            try:
-                updates[name] = _apply(getattr(record, name), value)
-            except InvalidOption as e:
-                raise e.located(name) from None
-        elif merge is None:
-            raise InvalidOption(name, value, f"is not an option of {cls.__name__}")
-        elif type(value) is Patch:
-            raise InvalidOption(name, value, "is a single option: give its whole new value")
-        else:
-            updates[name] = value
-    return (_EVOLVERS.get(cls) or _evolver(cls))(record, updates)
+    return (_APPLIERS.get(cls) or _applier(cls))(record, change._changes)
 
 
-#: Per record class: field name -> whether it is a merge node.
-_MERGES: dict[type, dict[str, bool]] = {}
-
-
-#: The ``evolve`` of each record class, generated on first use.
-_EVOLVERS: dict[type, Callable[[Any, dict[str, Any]], Any]] = {}
+#: The apply function of each record class, generated on first use.
+_APPLIERS: dict[type, Callable[[Any, dict[str, Any]], Any]] = {}
 _setattr = object.__setattr__
 
 
-def _evolver(cls: type) -> Callable[[Any, dict[str, Any]], Any]:
-    """``evolve(record, updates)``: a new ``cls`` with each field taken from
-    ``updates`` or else from ``record``, as ``attrs.evolve`` does.
+def _applier(cls: type) -> Callable[[Any, dict[str, Any]], Any]:
+    """The function ``(record, changes) -> new record`` of ``cls``: every field
+    taken from ``changes`` (a Patch's dict) or else from ``record``.
 
-    Each field in ``updates`` goes through its converter and validator, as the
-    constructor runs them, so no record holds a value that was not validated.
-    Fields carried over from ``record`` are not checked again: ``record`` is
-    immutable and every value in it passed its checks when it was built. That
-    is what makes a one-leaf ``apply`` cost a few attribute copies rather than
-    every converter and validator of the record (see ``bench/RESULTS.md``).
+    Each replaced leaf goes through its converter and validator, as the
+    constructor runs them, so no record holds a value that was not validated;
+    a merge node is applied one level down the same way. Fields carried over
+    from ``record`` are not checked again: ``record`` is immutable and every
+    value in it passed its checks when it was built. That is what makes a
+    one-leaf ``apply`` cost a few slot stores rather than every converter and
+    validator of the record (see ``bench/RESULTS.md``). Errors name the field
+    relative to ``record``; each level up puts its own name in front, so no
+    path string is built unless something is wrong.
+
     A class whose checks could depend on more than one field
-    (``__attrs_post_init__``), or that is not slotted, or caches its hash,
-    goes through its constructor whole.
+    (``__attrs_post_init__``), that is not slotted, caches its hash or uses
+    ``attrs.Converter`` goes through its constructor (``attrs.evolve``) whole.
     """
-    found = _EVOLVERS.get(cls)
+    found = _APPLIERS.get(cls)
     if found is not None:
         return found
     fields = attrs.fields(cls)
@@ -361,36 +340,102 @@ def _evolver(cls: type) -> Callable[[Any, dict[str, Any]], Any]:
         and "__attrs_cached_hash__" not in slots
         and not hasattr(cls, "__attrs_post_init__")
         and not hasattr(cls, "__attrs_pre_init__")
-        and all(a.init and a.alias.isidentifier() and a.name.isidentifier() for a in fields)
+        and all(a.init and a.name.isidentifier() for a in fields)
         and not any(isinstance(a.converter, attrs.Converter) for a in fields)
         and cls.__name__.isidentifier()
     )
+    # name -> (merge node?, converter, validator, attribute); options only.
+    steps = {
+        sp.name: (sp.kind is MERGE, sp.attribute.converter, sp.attribute.validator, sp.attribute)
+        for sp in specs(cls)
+    }
     if not plain:
-        found = _EVOLVERS[cls] = lambda record, updates: attrs.evolve(record, **updates)
+        found = _APPLIERS[cls] = _generic_applier(cls, steps)
         return found
-    name = f"evolve_{cls.__name__}"
+    name = f"apply_{cls.__name__}"
     lines = [
-        f"def {name}(record, updates):",
+        f"def {name}(record, changes):",
         "    new = alloc(cls)",
         "    put = setattr_.__get__(new)",
         *(f"    put({a.name!r}, record.{a.name})" for a in fields),
-        "    for key, value in updates.items():",
-        "        converter, validator, attribute = checks[key]",
-        "        if converter is not None:",
-        "            value = converter(value)",
-        "        if validator is not None:",
-        "            validator(new, attribute, value)",
+        "    for key, value in changes.items():",
+        "        step = steps.get(key)",
+        "        if step is None:",
+        "            raise unknown(cls, key, value)",
+        "        merge, converter, validator, attribute = step",
+        "        if merge:",
+        "            if type(value) is not Patch:",
+        "                raise InvalidOption(key, value, GROUP)",
+        "            child = getattr(record, key)",
+        "            try:",
+        "                value = (appliers.get(type(child)) or applier(type(child)))(child, value._changes)",
+        "            except InvalidOption as e:",
+        "                raise e.located(key) from None",
+        "        else:",
+        "            if type(value) is Patch:",
+        "                raise InvalidOption(key, value, SINGLE)",
+        "            if converter is not None:",
+        "                value = converter(value)",
+        "            if validator is not None:",
+        "                validator(new, attribute, value)",
         "        put(key, value)",
         "    return new",
     ]
     source = "\n".join(lines) + "\n"
-    filename = f"<optstate evolve {cls.__module__}.{cls.__qualname__}>"
-    checks = {a.name: (a.converter, a.validator, a) for a in fields}
-    namespace: dict[str, Any] = {"cls": cls, "alloc": _new, "setattr_": _setattr, "checks": checks}
+    filename = f"<optstate apply {cls.__module__}.{cls.__qualname__}>"
+    namespace: dict[str, Any] = {
+        "cls": cls,
+        "alloc": _new,
+        "setattr_": _setattr,
+        "steps": steps,
+        "Patch": Patch,
+        "InvalidOption": InvalidOption,
+        "unknown": _unknown,
+        "appliers": _APPLIERS,
+        "applier": _applier,
+        "GROUP": _GROUP,
+        "SINGLE": _SINGLE,
+    }
     exec(compile(source, filename, "exec"), namespace)
+    # Tracebacks through the generated code show its source.
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    found = _EVOLVERS[cls] = namespace[name]
+    found = _APPLIERS[cls] = namespace[name]
     return found  # type: ignore[no-any-return]
+
+
+_GROUP = "is a group of options: change it with a Patch"
+_SINGLE = "is a single option: give its whole new value"
+
+
+def _unknown(cls: type, key: str, value: Any) -> InvalidOption:
+    return InvalidOption(key, value, f"is not an option of {cls.__name__}")
+
+
+def _generic_applier(
+    cls: type, steps: dict[str, tuple[bool, Any, Any, Any]]
+) -> Callable[[Any, dict[str, Any]], Any]:
+    """The applier of a class that goes through ``attrs.evolve`` (its constructor)."""
+
+    def apply_generic(record: Any, changes: dict[str, Any]) -> Any:
+        updates: dict[str, Any] = {}
+        for key, value in changes.items():
+            step = steps.get(key)
+            if step is None:
+                raise _unknown(cls, key, value)
+            if step[0]:
+                if type(value) is not Patch:
+                    raise InvalidOption(key, value, _GROUP)
+                try:
+                    updates[key] = _apply(getattr(record, key), value)
+                except InvalidOption as e:
+                    raise e.located(key) from None
+            elif type(value) is Patch:
+                raise InvalidOption(key, value, _SINGLE)
+            else:
+                updates[key] = value
+        return attrs.evolve(record, **updates)
+
+    return apply_generic
 
 
 # -- building patches by path --------------------------------------------------------

@@ -498,9 +498,9 @@ class SessionState(Generic[S]):
             }  # fmt: skip
             # Only the leaves that changed: a named leaf that already held its value
             # needs no override of its own (it equals the model's, or it has one).
-            for path in changed._leaves():
-                # The validated value (converted, immutable), never the caller's object.
-                value = _leaf(after, path)
+            for path, value in changed._leaves().items():
+                # ``value`` comes from ``after`` (diff takes the new side's values): the
+                # validated, converted, immutable value, never the caller's object.
                 if _leaf(defaults, path) == value:
                     new.pop(path, None)
                     ids = holders.get(path)

@@ -100,14 +100,19 @@ def _mirror(
     mirror value back means validating it, which costs far more than the
     diff). Only optstate writes to a linked ``_opts``: the plugin's own
     writers are its ``update_options``, which the adapter replaces."""
-    keywords: tuple[str, ...] | list[str] = _MIRRORED
     if since is not None:
         if since is state:
             return set()
+        # ``opts`` says ``since``: a keyword whose option changed needs its new value.
         paths = differ(since, state)._leaves()
-        keywords = [kw for kw in _MIRRORED if _MIRROR_PATHS[kw] in paths]
+        changed = set()
+        for keyword, path in _MIRROR_PATHS.items():
+            if path in paths and hasattr(opts, keyword):
+                setattr(opts, keyword, cv.from_leaf(keyword, paths[path]))
+                changed.add(keyword)
+        return changed
     changed = set()
-    for keyword in keywords:
+    for keyword in _MIRRORED:
         if not hasattr(opts, keyword):
             continue
         want = get(state, cv.PATHS[keyword])
