@@ -472,7 +472,10 @@ class SessionLink:
     def report_refused(self) -> None:
         """Warn once per change the live server refuses (voice after audio,
         tracing once enabled): it is kept and goes out on the next connection."""
-        now = frozenset(self.state.needs_reconnect)
+        refused = self.state.needs_reconnect
+        if not refused and not self.warned:
+            return  # the common case: nothing refused now or before
+        now = frozenset(refused)
         for r in now - self.warned:
             log.warning(
                 "optstate.livekit: not sending %s=%r on this connection (%s); "

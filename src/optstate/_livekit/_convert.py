@@ -122,9 +122,14 @@ def _from_livekit(keyword: str, value: Any) -> Any:
             str(value.type), frozenset(_dump(value))
         )
         return {k: v for k, v in _dump(value).items() if k in kept}
+    if type(value) in _PLAIN:
+        return value  # the common case, without pydantic's isinstance machinery
     if isinstance(value, BaseModel):
         return _dump(value)
     return value
+
+
+_PLAIN: Final = frozenset({str, int, float, bool})
 
 
 def _renamed(e: InvalidOption, path: str, keyword: str) -> InvalidOption:
