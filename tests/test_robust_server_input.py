@@ -10,18 +10,54 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 from collections.abc import Mapping
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.robust_data import DICT_FIELDS, check_error, garbage, keys, leaf_and_node_paths
+from tests.robust_data import (
+    DICT_FIELDS,
+    KNOWN_NAMES,
+    RECORDS,
+    check_error,
+    garbage,
+    keys,
+    leaf_and_node_paths,
+)
 
 import optstate
 from optstate import InvalidOption, Patch, SessionState, Store
-from optstate.openai import RealtimeOptions, decode, decode_update, encode_session
-from optstate.strategies import realtime_options
+from optstate._record import specs
+from optstate.openai import (
+    Audio,
+    AudioInput,
+    AudioOutput,
+    AudioPCM,
+    AudioPCMA,
+    AudioPCMU,
+    FunctionTool,
+    McpTool,
+    NoiseReduction,
+    Prompt,
+    RealtimeOptions,
+    Reasoning,
+    RetentionRatio,
+    SemanticVad,
+    ServerVad,
+    TokenLimits,
+    ToolChoiceFunction,
+    ToolChoiceMcp,
+    TracingConfig,
+    Transcription,
+    VoiceId,
+    decode,
+    decode_update,
+    encode,
+    encode_session,
+)
+from optstate.strategies import patches, realtime_options
 
 FUZZ = settings(
     suppress_health_check=[
@@ -235,6 +271,401 @@ class TestUnknownFields:
         s.on_server_event({"type": "session.updated", "session": {**created, "instructions": "hi"}})
         assert s.confirmed.extra == {"x_new": {"a": 1}}
         assert s.sync() is None
+
+
+#: Each JSON object in a GA session that is a record, by wire path (``tools[]``
+#: for every tool), and the records it can be: written out here rather than
+#: taken from optstate, so that a record-valued option decode overlooked would
+#: fail the tests rather than go untested.
+RECORD_AT: dict[str, tuple[type, ...]] = {
+    "": (RealtimeOptions,),
+    "audio": (Audio,),
+    "audio.input": (AudioInput,),
+    "audio.output": (AudioOutput,),
+    "audio.input.format": (AudioPCM, AudioPCMU, AudioPCMA),
+    "audio.input.noise_reduction": (NoiseReduction,),
+    "audio.input.transcription": (Transcription,),
+    "audio.input.turn_detection": (ServerVad, SemanticVad),
+    "audio.output.format": (AudioPCM, AudioPCMU, AudioPCMA),
+    "audio.output.voice": (VoiceId,),
+    "tools[]": (FunctionTool, McpTool),
+    "tool_choice": (ToolChoiceFunction, ToolChoiceMcp),
+    "tracing": (TracingConfig,),
+    "truncation": (RetentionRatio,),
+    "truncation.token_limits": (TokenLimits,),
+    "reasoning": (Reasoning,),
+    "prompt": (Prompt,),
+}
+
+#: The same for the objects of a beta session (the others are GA only, or strings).
+BETA_RECORD_AT: dict[str, tuple[type, ...]] = {
+    "turn_detection": (ServerVad, SemanticVad),
+    "input_audio_transcription": (Transcription,),
+    "input_audio_noise_reduction": (NoiseReduction,),
+    "tools[]": (FunctionTool,),
+    "tracing": (TracingConfig,),
+}
+
+
+def known_keys(cls: type) -> set[str]:
+    """The keys a record's JSON object may hold: wire names, its ``type`` tag."""
+    out = {s.wire for s in specs(cls)} | ({"type"} if hasattr(cls, "TYPE") else set())
+    return out | (SERVER_ONLY if cls is RealtimeOptions else set())
+
+
+def record_objects(
+    session: dict[str, Any], table: dict[str, tuple[type, ...]]
+) -> list[tuple[dict[str, Any], type, tuple[type, ...]]]:
+    """Every JSON object of ``session`` that is a record: the object, its record
+    class, and every class that could be there (the members of its union)."""
+    found: list[tuple[dict[str, Any], type, tuple[type, ...]]] = []
+
+    def walk(obj: Any, path: str) -> None:
+        if not isinstance(obj, dict):
+            return
+        classes = table.get(path)
+        if classes is not None:
+            tag = obj.get("type")
+            found.append((obj, next(c for c in classes if getattr(c, "TYPE", tag) == tag), classes))
+        for key, value in obj.items():
+            if path == "" and key == "tools":
+                for tool in value:
+                    walk(tool, "tools[]")
+            else:
+                walk(value, f"{path}.{key}" if path else key)
+
+    walk(session, "")
+    return found
+
+
+@st.composite
+def with_unknown_keys(
+    draw: st.DrawFn, session: dict[str, Any], table: dict[str, tuple[type, ...]] = RECORD_AT
+) -> dict[str, Any]:
+    """``session`` (a copy) with fields no record there knows added to some of
+    its records: new names, and names other records know, most often the other
+    members of its union (``idle_timeout_ms`` in a ``semantic_vad``,
+    ``server_url`` in a function tool): the ones that must not come back over
+    a field when the option changes to that member."""
+    session = copy.deepcopy(session)
+    places = record_objects(session, table)
+    chosen = draw(st.lists(st.sampled_from(range(len(places))), unique=True, min_size=1, max_size=4))
+    for i in chosen:
+        obj, cls, classes = places[i]
+        taken = known_keys(cls) | set(obj)
+        siblings = sorted(set().union(*(known_keys(c) for c in classes)) - taken)
+        names = (unknown_names | st.sampled_from(KNOWN_NAMES)).filter(lambda n, t=taken: n not in t)  # type: ignore[misc]
+        if siblings:
+            names = st.sampled_from(siblings) | names
+        obj.update(draw(st.dictionaries(names, json_values, min_size=1, max_size=2)))
+    return session
+
+
+#: A value of each record a record-valued option can hold, its optional fields
+#: unset (``None``, left out of its JSON): what a kept key must never fill in.
+OTHER_MEMBERS: list[tuple[str, Any]] = [
+    ("audio.input.turn_detection", ServerVad()),
+    ("audio.input.turn_detection", SemanticVad()),
+    ("audio.input.noise_reduction", NoiseReduction()),
+    ("audio.input.transcription", Transcription()),
+    *(
+        (f"audio.{side}.format", f())
+        for side in ("input", "output")
+        for f in (AudioPCM, AudioPCMU, AudioPCMA)
+    ),
+    ("audio.output.voice", VoiceId(id="v")),
+    ("tools", [FunctionTool(name="f")] * 3),
+    ("tools", [McpTool(server_label="m")] * 3),
+    ("tool_choice", ToolChoiceFunction(name="f")),
+    ("tool_choice", ToolChoiceMcp(server_label="m")),
+    ("tracing", TracingConfig()),
+    ("truncation", RetentionRatio(retention_ratio=0.5)),
+    ("truncation", RetentionRatio(retention_ratio=0.5, token_limits=TokenLimits())),
+    ("reasoning", Reasoning()),
+    ("prompt", Prompt(id="p")),
+]
+
+
+class TestUnknownFieldsInRecords:
+    """Unknown keys inside record-valued options (``turn_detection``, ``tools``, …)."""
+
+    def test_the_table_names_every_record(self) -> None:
+        """RECORD_AT covers every record class (else the property tests miss some)."""
+        assert {c for classes in RECORD_AT.values() for c in classes} == set(RECORDS)
+
+    @FUZZ
+    @given(data=st.data(), state=realtime_options())
+    def test_ga_round_trip_keeps_them_in_place(self, data: st.DataObject, state: RealtimeOptions) -> None:
+        """Unknown keys at random records of a session: decode gives the state and
+        keeps them; encode_session gives the session back, each key in its place."""
+        session = data.draw(with_unknown_keys(encode_session(state)))
+        original = copy.deepcopy(session)
+        decoded = decode({"id": "sess_1", "object": "realtime.session", **session})
+        assert decoded == state
+        assert session == original  # decode did not touch its input
+        assert encode_session(decoded) == original
+        assert decoded.extra  # every draw added something
+        assert optstate.diff(state, decoded) == Patch()
+
+    @FUZZ
+    @given(data=st.data(), state=realtime_options(dialect="beta"))
+    def test_beta_round_trip_keeps_them_in_place(self, data: st.DataObject, state: RealtimeOptions) -> None:
+        """The same for a beta session's objects (turn_detection, transcription, …)."""
+        session = encode_session(state, "beta")
+        if not record_objects(session, BETA_RECORD_AT):
+            return
+        session = data.draw(with_unknown_keys(session, BETA_RECORD_AT))
+        decoded = decode(session, "beta")
+        assert decoded == state
+        assert encode_session(decoded, "beta") == session
+
+    @FUZZ
+    @given(
+        data=st.data(),
+        state=realtime_options(),
+        change=patches() | realtime_options().map(optstate.full_patch),
+    )
+    def test_kept_keys_never_shadow_an_option(
+        self, data: st.DataObject, state: RealtimeOptions, change: Patch
+    ) -> None:
+        """After writes, what encode_session shows still decodes to the state (a
+        kept key never overwrites or stands for an option, whatever record the
+        option now holds), and extra is never sent: the update for a change is
+        the same with or without it."""
+        decoded = decode(data.draw(with_unknown_keys(encode_session(state))))
+        for path, value in [*OTHER_MEMBERS, *((p, v) for p, v in change.paths().items())]:
+            changed = optstate.set(decoded, path, value)
+            assert changed.extra == decoded.extra
+            assert decode(encode_session(changed)) == changed, path
+        changed = optstate.apply(decoded, change)
+        assert decode(encode_session(changed)) == changed
+        assert encode(optstate.diff(decoded, changed)) == encode(optstate.diff(state, changed))
+        assert optstate.full_patch(changed) == optstate.full_patch(optstate.apply(state, change))
+
+    @pytest.mark.parametrize(
+        ("path", "value"),
+        [
+            ("audio.input.turn_detection", {"type": "server_vad", "threshold": 0.7}),
+            ("audio.input.turn_detection", {"type": "semantic_vad", "eagerness": "high"}),
+            ("audio.input.noise_reduction", {"type": "far_field"}),
+            ("audio.input.transcription", {"model": "whisper-1", "language": "en"}),
+            ("audio.input.format", {"type": "audio/pcm", "rate": 24000}),
+            ("audio.output.format", {"type": "audio/pcmu"}),
+            ("audio.output.voice", {"id": "v1"}),
+            ("tool_choice", {"type": "function", "name": "f"}),
+            ("tool_choice", {"type": "mcp", "server_label": "s"}),
+            ("tracing", {"workflow_name": "w"}),
+            ("truncation", {"type": "retention_ratio", "retention_ratio": 0.5}),
+            ("reasoning", {"effort": "low"}),
+            ("prompt", {"id": "p", "version": "2"}),
+        ],
+    )
+    def test_each_record_valued_option(self, path: str, value: dict[str, Any]) -> None:
+        """An unknown key in each record-valued option: the option decodes, the key
+        is kept at its wire path and encode_session puts it back in place."""
+        expected = optstate.set(RealtimeOptions(), path, value)
+        session = encode_session(expected)
+        node = session
+        for name in path.split("."):
+            node = node[name]
+        node["x_new"] = {"a": [1]}
+        decoded = decode(session)
+        assert decoded == expected
+        assert decoded.extra == nest(path, {"x_new": {"a": [1]}})
+        assert encode_session(decoded) == session
+
+    def test_nested_record_and_tools(self) -> None:
+        """Inside a record inside an option (truncation.token_limits), and per tool."""
+        session = {
+            "truncation": {
+                "type": "retention_ratio",
+                "retention_ratio": 0.5,
+                "token_limits": {"post_instructions": 10, "x_new": 1},
+            },
+            "tools": [
+                {"type": "function", "name": "f"},
+                {"type": "mcp", "server_label": "m", "x_new": 2},
+                {"type": "function", "name": "g"},
+            ],
+        }
+        decoded = decode(session)
+        assert decoded.truncation == RetentionRatio(
+            retention_ratio=0.5, token_limits={"post_instructions": 10}
+        )
+        assert decoded.tools == [FunctionTool(name="f"), McpTool(server_label="m"), FunctionTool(name="g")]
+        assert decoded.extra == {"truncation": {"token_limits": {"x_new": 1}}, "tools": [{}, {"x_new": 2}]}
+        shown = encode_session(decoded)
+        assert shown["truncation"]["token_limits"] == {"post_instructions": 10, "x_new": 1}
+        assert shown["tools"] == [
+            {"type": "function", "name": "f"},
+            {"type": "mcp", "server_label": "m", "x_new": 2},
+            {"type": "function", "name": "g"},
+        ]
+        fewer = optstate.set(decoded, "tools", [FunctionTool(name="f")])
+        assert encode_session(fewer)["tools"] == [{"type": "function", "name": "f"}]  # index 1 is gone
+
+    @pytest.mark.parametrize(
+        ("path", "value", "shown"),
+        [
+            ("audio.input.turn_detection", None, None),
+            ("audio.input.noise_reduction", None, None),
+            ("tracing", "auto", "auto"),
+            ("truncation", "disabled", "disabled"),
+        ],
+    )
+    def test_nothing_to_put_them_in(self, path: str, value: Any, shown: Any) -> None:
+        """The option was changed to null or a string mode: the kept keys are left out."""
+        start = {
+            "audio.input.turn_detection": {"type": "server_vad"},
+            "audio.input.noise_reduction": {"type": "near_field"},
+            "tracing": {"workflow_name": "w"},
+            "truncation": {"type": "retention_ratio", "retention_ratio": 0.5},
+        }
+        state = optstate.apply(RealtimeOptions(), optstate.patch(RealtimeOptions, start))
+        session = encode_session(state)
+        node = session
+        for name in path.split("."):
+            node = node[name]
+        node["x_new"] = 1
+        decoded = decode(session)
+        changed = optstate.set(decoded, path, value)
+        assert changed.extra == decoded.extra  # kept, in case the option comes back
+        node = encode_session(changed)
+        for name in path.split("."):
+            node = node[name]
+        assert node == shown
+        assert encode_session(optstate.set(changed, path, start[path])) == session
+
+    def test_another_member_of_the_union(self) -> None:
+        """A key kept from one member goes back under another only if that one does
+        not know it: never over, or in place of, one of its own fields."""
+        session = encode_session(RealtimeOptions())
+        session["audio"]["input"]["turn_detection"].update({"eagerness": "high", "x_new": 1})
+        decoded = decode(session)
+        assert decoded.audio.input.turn_detection == ServerVad()
+        assert decoded.extra == {"audio": {"input": {"turn_detection": {"eagerness": "high", "x_new": 1}}}}
+        semantic = optstate.set(decoded, "audio.input.turn_detection", SemanticVad(eagerness="low"))
+        shown = encode_session(semantic)["audio"]["input"]["turn_detection"]
+        assert shown == {**optstate.openai.to_json(SemanticVad(eagerness="low")), "x_new": 1}
+        session = encode_session(optstate.set(RealtimeOptions(), "audio.input.turn_detection", SemanticVad()))
+        session["audio"]["input"]["turn_detection"]["idle_timeout_ms"] = 100
+        decoded = decode(session)
+        assert decoded.extra == {"audio": {"input": {"turn_detection": {"idle_timeout_ms": 100}}}}
+        server = optstate.set(decoded, "audio.input.turn_detection", ServerVad())  # idle_timeout_ms None
+        assert "idle_timeout_ms" not in encode_session(server)["audio"]["input"]["turn_detection"]
+        assert decode(encode_session(server)) == server
+
+    @pytest.mark.parametrize(
+        ("session", "path"),
+        [
+            (
+                {"audio": {"input": {"turn_detection": {"type": "new_vad", "x_new": 1}}}},
+                "audio.input.turn_detection.type",
+            ),
+            ({"audio": {"input": {"turn_detection": {"threshold": 0.5}}}}, "audio.input.turn_detection.type"),
+            (
+                {
+                    "audio": {
+                        "input": {"turn_detection": {"type": "server_vad", "threshold": "x", "x_new": 1}}
+                    }
+                },
+                "audio.input.turn_detection.threshold",
+            ),
+            (
+                {"audio": {"input": {"noise_reduction": {"x_new": float("nan")}}}},
+                "audio.input.noise_reduction.x_new",
+            ),
+            ({"audio": {"input": {"transcription": {1: "a"}}}}, "audio.input.transcription.1"),
+            (
+                {"tools": [{"type": "function", "name": "f"}, {"type": "mcp", "x_new": 1}]},
+                "tools[1]",  # no server_label
+            ),
+            ({"tools": [{"type": "function", "name": "f", "x_new": math.inf}]}, "tools[0].x_new"),
+            ({"tool_choice": {"type": "function", "name": 3, "x_new": 1}}, "tool_choice.name"),
+            ({"tracing": {"metadata": float("nan"), "x_new": 1}}, "tracing.metadata"),
+        ],
+    )
+    def test_malformed_values_still_raise(self, session: dict[Any, Any], path: str) -> None:
+        """A known field of the wrong type, an unknown type tag, an unknown field
+        that is no JSON: InvalidOption naming the wire path (a tag optstate does not
+        know is an option it cannot hold, so the session is refused)."""
+        with pytest.raises(InvalidOption) as info:
+            decode(session)
+        check_error(info.value)
+        assert info.value.path == path
+
+    def test_updates_stay_strict(self) -> None:
+        """decode_update (a client's session.update) refuses unknown keys inside options."""
+        td = {"type": "server_vad", "x_new": 1}
+        with pytest.raises(
+            InvalidOption, match=r"audio\.input\.turn_detection\.x_new is not a field of ServerVad"
+        ):
+            decode_update({"type": "realtime", "audio": {"input": {"turn_detection": td}}})
+        with pytest.raises(InvalidOption, match=r"tools\[0\]\.x_new is not a field of FunctionTool"):
+            decode_update({"type": "realtime", "tools": [{"type": "function", "name": "f", "x_new": 1}]})
+        with pytest.raises(InvalidOption, match=r"turn_detection\.x_new is not a field of ServerVad"):
+            decode_update({"turn_detection": td}, "beta")
+
+    def test_extra_takes_the_nested_shape_and_refuses_known_fields(self) -> None:
+        """extra holds unknown keys below record-valued options, never a known one."""
+        kept = {
+            "audio": {"input": {"turn_detection": {"x_new": 1}, "format": {"x_new": 2}}},
+            "tools": [{}, {"x_new": 3}],
+            "truncation": {"token_limits": {"x_new": 4}},
+        }
+        assert RealtimeOptions(extra=kept).extra == kept
+        # Known to one member of a union only: a server may send it for another.
+        RealtimeOptions(extra={"audio": {"input": {"turn_detection": {"eagerness": "high"}}}})
+        for extra, where in [
+            (
+                {"audio": {"input": {"turn_detection": {"type": "x"}}}},
+                r"extra\.audio\.input\.turn_detection\.type",
+            ),
+            (
+                {"audio": {"input": {"turn_detection": {"create_response": True}}}},
+                r"turn_detection\.create_response",
+            ),
+            ({"audio": {"input": {"noise_reduction": {"strength": 1}}}}, r"noise_reduction\.strength"),
+            ({"tracing": {"group_id": "g"}}, r"extra\.tracing\.group_id"),
+            ({"tools": [{"type": "function"}]}, r"extra\.tools\[0\]\.type"),
+            ({"truncation": {"token_limits": {"post_instructions": 1}}}, r"token_limits\.post_instructions"),
+            ({"tools": {"x_new": 1}}, r"extra\.tools"),
+            ({"audio": {"input": {"turn_detection": 1}}}, r"extra\.audio\.input\.turn_detection"),
+        ]:
+            with pytest.raises(InvalidOption, match=where + " is known to optstate"):
+                RealtimeOptions(extra=extra)
+        with pytest.raises(InvalidOption, match=r"extra\.tools\[0\] must be an object"):
+            RealtimeOptions(extra={"tools": [1]})
+        with pytest.raises(InvalidOption, match=r"extra\.tracing\.x_new must be JSON"):
+            RealtimeOptions(extra={"tracing": {"x_new": float("nan")}})
+
+    def test_through_the_store(self) -> None:
+        """session.created and an unsolicited session.updated with unknown keys inside
+        options: confirmed advances and keeps them; nothing is sent for them."""
+        store = Store(RealtimeOptions())
+        s = store.session()
+        created = encode_session(RealtimeOptions())
+        created["audio"]["input"]["turn_detection"]["x_new"] = 1
+        s.on_server_event({"type": "session.created", "session": created})
+        assert s.confirmed == RealtimeOptions()
+        assert s.confirmed.extra == {"audio": {"input": {"turn_detection": {"x_new": 1}}}}
+        assert s.sync() is None
+        # Someone else changed the server: believe it, keep what it shows.
+        updated = encode_session(optstate.set(RealtimeOptions(), "instructions", "hi"))
+        updated["audio"]["input"]["turn_detection"]["x_new"] = 2
+        updated["tools"] = [{"type": "function", "name": "f", "x_new": 3}]
+        s.on_server_event({"type": "session.updated", "session": updated})
+        assert s.confirmed.instructions == "hi"
+        assert s.confirmed.tools == [FunctionTool(name="f")]
+        assert s.confirmed.extra == {
+            "audio": {"input": {"turn_detection": {"x_new": 2}}},
+            "tools": [{"x_new": 3}],
+        }
+        assert encode_session(s.confirmed) == updated
+        store.write({"audio.input.turn_detection": {"type": "server_vad", "threshold": 0.7}})
+        event = s.sync()
+        assert event is not None
+        assert "x_new" not in event["session"]["audio"]["input"]["turn_detection"]
 
 
 # -- on_server_event ------------------------------------------------------------------

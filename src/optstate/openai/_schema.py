@@ -12,6 +12,7 @@ are the same value.
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Literal
 
@@ -600,9 +601,12 @@ class RealtimeOptions:
     parallel_tool_calls: bool | None = leaf(None, validator=optional(boolean))
     #: Session fields the server reported that optstate does not know (a newer
     #: API version), nested as on the wire: ``{"new_field": 1, "audio":
-    #: {"input": {"new_knob": 2}}}``. Kept so that a decoded session encodes
-    #: back whole (:func:`~optstate.openai.encode_session`); not an option:
-    #: never compared, diffed, patched or sent in a ``session.update``.
+    #: {"input": {"new_knob": 2, "turn_detection": {"new_vad_knob": 3}}},
+    #: "tools": [{}, {"new_tool_knob": 4}]}`` (unknown keys inside a
+    #: record-valued option are kept at its path; for ``tools``, one object
+    #: per tool, by index). Kept so that a decoded session encodes back whole
+    #: (:func:`~optstate.openai.encode_session`); not an option: never
+    #: compared, diffed, patched or sent in a ``session.update``.
     extra: PMap[str, Any] = passthrough(  # noqa: RUF009 - a field specifier, like leaf()
         converter=to_frozen,
         validator=lambda _inst, a, value: _check_extra(a.name, value),
@@ -614,22 +618,112 @@ class RealtimeOptions:
 SERVER_ONLY = frozenset({"id", "object", "expires_at", "client_secret", "type", "temperature"})
 
 
-def _check_extra(path: str, value: Any, cls: type = RealtimeOptions) -> None:
-    """``extra`` is JSON whose keys are not options: at a merge node's level a
-    key may name that node only to hold more unknown fields below it."""
+def wire_keys(cls: type) -> frozenset[str]:
+    """The keys a record of ``cls`` knows in its JSON form: its fields' wire
+    names, and ``type`` when it is a member of a tagged union."""
+    found = _WIRE_KEYS.get(cls)
+    if found is None:
+        tag = () if getattr(cls, "TYPE", None) is None else ("type",)
+        found = _WIRE_KEYS[cls] = frozenset((*(s.wire for s in specs(cls)), *tag))
+    return found
+
+
+#: What a field that holds records can hold: the record classes, and whether
+#: it is a list of them (``tools``) rather than one.
+Holds = tuple[tuple[type, ...], bool]
+
+
+def record_fields(cls: type) -> Mapping[str, Holds]:
+    """The fields of record class ``cls`` that hold records, by wire name: its
+    merge nodes and its record-valued leaves (``turn_detection``, ``tools``,
+    ``tracing``, …). Found from the type annotations, once per class."""
+    found = _RECORD_FIELDS.get(cls)
+    if found is None:
+        hints = typing.get_type_hints(cls)
+        table: dict[str, Holds] = {}
+        for s in specs(cls):
+            if s.kind is MERGE and s.record is not None:
+                table[s.wire] = ((s.record,), False)
+            elif (held := _records_in(hints[s.name]))[0]:
+                table[s.wire] = held
+        found = _RECORD_FIELDS[cls] = table
+    return found
+
+
+def record_for(classes: tuple[type, ...], obj: Mapping[Any, Any]) -> type | None:
+    """Which of ``classes`` the JSON object ``obj`` is: the one its ``type`` tag
+    names (the first untagged one else), or ``None`` when it names none."""
+    tag = obj.get("type")
+    for cls in classes:
+        mine = getattr(cls, "TYPE", None)
+        if mine is None or (type(tag) is str and tag == mine):
+            return cls
+    return None
+
+
+_WIRE_KEYS: dict[type, frozenset[str]] = {}
+_RECORD_FIELDS: dict[type, dict[str, Holds]] = {}
+
+
+def _records_in(hint: Any) -> Holds:
+    origin = typing.get_origin(hint)
+    if isinstance(origin, type) and issubclass(origin, PVector):
+        return _records_in(typing.get_args(hint)[0])[0], True
+    if isinstance(hint, type):
+        return ((hint,) if attrs.has(hint) else ()), False
+    return tuple(a for a in typing.get_args(hint) if isinstance(a, type) and attrs.has(a)), False
+
+
+def _check_extra(path: str, value: Any, classes: tuple[type, ...] = (RealtimeOptions,)) -> None:
+    """``extra`` is JSON whose keys are not options. A key may name a field that
+    holds records (a merge node such as ``audio``, or a record-valued leaf such
+    as ``turn_detection``) only to hold more unknown fields below it, in wire
+    shape; for ``tools``, a list with one object per tool (``{}`` for none).
+
+    Which keys are unknown cannot depend on the value the leaf holds now (a
+    write may change it while ``extra`` stays), so under a union leaf
+    (``turn_detection``, ``format``, ``tool_choice``, ``truncation``, tools) a
+    key is refused only when *every* record of the union knows it (``type``,
+    ``create_response``, …): a key that just some members know (``eagerness``
+    under a ``server_vad``) is one a server may send for a member that does not
+    know it yet. :func:`~optstate.openai.encode_session` puts a key back only
+    under a record that does not know it."""
     if not isinstance(value, PMap):
         if isinstance(value, Mapping):
             check_json(path, value)  # too deep for to_frozen, or not plain JSON
         raise InvalidOption(path, value, "must be an object of session fields unknown to optstate")
-    fields = {s.wire: s for s in specs(cls)}
+    if not value:
+        return  # the common case: every record built by a write checks its extra
+    below = _record_fields_of(classes)
     for key, item in value.items():
         where = f"{path}.{key}"
         if type(key) is not str:
             raise InvalidOption(path, key, "must have string keys")
-        s = fields.get(key)
-        if s is not None and s.kind is MERGE and isinstance(item, PMap):
-            _check_extra(where, item, s.record)  # type: ignore[arg-type]
-        elif s is not None or (cls is RealtimeOptions and key in SERVER_ONLY):
+        records, many = below.get(key, ((), False))
+        if records and many and isinstance(item, PVector):
+            for i, element in enumerate(item):
+                _check_extra(f"{where}[{i}]", element, records)
+        elif records and not many and isinstance(item, PMap):
+            _check_extra(where, item, records)
+        elif all(key in wire_keys(c) for c in classes) or (
+            classes == (RealtimeOptions,) and key in SERVER_ONLY
+        ):
             raise InvalidOption(where, item, "is known to optstate, so it cannot be an extra field")
         else:
             check_json(where, item)
+
+
+def _record_fields_of(classes: tuple[type, ...]) -> Mapping[str, Holds]:
+    """:func:`record_fields` of any of ``classes`` (the members of a union)."""
+    found = _UNION_FIELDS.get(classes)
+    if found is None:
+        table: dict[str, Holds] = {}
+        for cls in classes:
+            for key, (records, many) in record_fields(cls).items():
+                held = table.get(key, ((), many))[0]
+                table[key] = ((*held, *(r for r in records if r not in held)), many)
+        found = _UNION_FIELDS[classes] = table
+    return found
+
+
+_UNION_FIELDS: dict[tuple[type, ...], dict[str, Holds]] = {}

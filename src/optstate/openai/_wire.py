@@ -16,18 +16,23 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
-from pyrsistent import PMap, PVector, pvector
+from pyrsistent import PMap, PVector, pmap, pvector
 
 from .._errors import InvalidOption, UnsupportedInDialect
 from .._patch import Patch, full_patch
-from .._record import MERGE, is_record, specs, specs_by_name
+from .._record import MERGE, check_json, is_record, specs, to_frozen
 from ._schema import (
     SERVER_ONLY,
+    AudioInput,
     AudioPCM,
     AudioPCMA,
     AudioPCMU,
     FunctionTool,
+    Holds,
     RealtimeOptions,
+    record_fields,
+    record_for,
+    wire_keys,
 )
 
 __all__ = ["Dialect", "decode", "decode_update", "encode", "encode_session", "to_json"]
@@ -84,27 +89,67 @@ def encode(change: Patch, dialect: Dialect = "ga", *, event_id: str | None = Non
 
 
 def encode_session(state: RealtimeOptions, dialect: Dialect = "ga") -> dict[str, Any]:
-    """The whole session object for ``state`` (every field), as a server shows it."""
+    """The whole session object for ``state`` (every field), as a server shows it.
+
+    The fields of ``state.extra`` (what :func:`decode` kept but optstate does
+    not know) are put back where they were, with two rules: a field optstate
+    encodes itself is never overwritten or shadowed (a key the record there
+    knows is left out even when that record leaves it out, being ``None``),
+    and keys kept from inside a record-valued option go back only while that
+    option still holds a record of its kind: if it was changed to ``None`` or
+    to a string mode (``turn_detection=None``, ``tracing="auto"``) there is
+    nothing to put them in and they are left out; for ``tools`` they go back
+    by index, onto the tool at that index if there is one. In ``beta`` the
+    GA nesting of ``audio`` means nothing, except that what was kept inside
+    ``turn_detection``, ``transcription`` and ``noise_reduction`` goes back
+    under their beta names.
+    """
     _check_dialect(dialect)
     if dialect == "ga":
         session: dict[str, Any] = {"type": "realtime"}
         _encode_ga(RealtimeOptions, full_patch(state), session)
-        _overlay(session, state.extra)
+        _overlay(session, state.extra, (RealtimeOptions,))
         return session
     session = _encode_beta(full_patch(state).paths())
-    _overlay(session, state.extra.discard("audio"))  # GA nesting means nothing in beta
+    _overlay(session, state.extra.discard("audio"), (RealtimeOptions,))
+    audio_in = state.extra.get("audio", pmap()).get("input", pmap())
+    for name, beta in _BETA_INPUT_LEAVES.items():
+        more, mine = audio_in.get(name), session.get(beta)
+        if isinstance(more, PMap) and isinstance(mine, dict):
+            _overlay(mine, more, _INPUT_LEAVES[name][0])
     return session
 
 
-def _overlay(out: dict[str, Any], extra: PMap[str, Any]) -> None:
-    """Put the fields of ``extra`` (unknown to optstate) back where they were;
-    a field optstate encoded itself is never overwritten."""
+#: The record-valued ``audio.input`` options beta has, by their beta names.
+_BETA_INPUT_LEAVES = {
+    "turn_detection": "turn_detection",
+    "transcription": "input_audio_transcription",
+    "noise_reduction": "input_audio_noise_reduction",
+}
+_INPUT_LEAVES = record_fields(AudioInput)
+
+
+def _overlay(out: dict[str, Any], extra: PMap[str, Any], classes: tuple[type, ...]) -> None:
+    """Put the fields of ``extra`` (unknown to optstate) back into ``out``, the
+    JSON object of a record of one of ``classes``: never over a key that record
+    knows, and below a field that holds records only where ``out`` holds one."""
+    cls = record_for(classes, out)
+    if cls is None:
+        return
+    known = wire_keys(cls)
+    below = record_fields(cls)
     for key, value in extra.items():
-        mine = out.get(key)
-        if mine is None and key not in out:
+        if key in below:
+            records, many = below[key]
+            mine = out.get(key)
+            if many and isinstance(mine, list) and isinstance(value, PVector):
+                for item, more in zip(mine, value, strict=False):
+                    if isinstance(item, dict) and isinstance(more, PMap):
+                        _overlay(item, more, records)
+            elif not many and isinstance(mine, dict) and isinstance(value, PMap):
+                _overlay(mine, value, records)
+        elif key not in known and key not in out:
             out[key] = to_json(value)
-        elif isinstance(mine, dict) and isinstance(value, PMap):
-            _overlay(mine, value)
 
 
 def _encode_ga(cls: type, change: Patch, out: dict[str, Any]) -> None:
@@ -215,36 +260,50 @@ def decode(session: Mapping[str, Any], dialect: Dialect = "ga") -> RealtimeOptio
     Takes the ``session`` of a ``session.created``/``session.updated`` event.
     Missing fields take their defaults; a null where the option cannot be null
     means the server's default too. Server-only fields (``id``, ``object``,
-    ``expires_at``, …) are ignored. Fields optstate does not know (a newer API
-    version) are kept in ``extra``, so :func:`encode_session` gives them back.
-    A malformed value raises :class:`~optstate.InvalidOption` naming its wire path.
+    ``expires_at``, …) are ignored.
+
+    Fields optstate does not know (a newer API version) never make it fail:
+    they are kept in ``extra``, nested at their wire path, so
+    :func:`encode_session` gives them back. That holds at the top level, in
+    ``audio``, ``audio.input`` and ``audio.output``, and inside record-valued
+    options: an unknown key in ``turn_detection`` (say ``{"type":
+    "server_vad", …, "new_knob": 3}``) decodes the known part as usual and
+    keeps ``extra == {"audio": {"input": {"turn_detection": {"new_knob":
+    3}}}}``; likewise in ``noise_reduction``, ``transcription``, both audio
+    ``format`` options, ``voice``, ``tool_choice``, ``tracing``, ``truncation``,
+    ``reasoning``, ``prompt`` and each tool (``extra["tools"]`` is then a list
+    with one object per tool, ``{}`` for a tool with nothing unknown). In a
+    tagged union (``turn_detection``, ``format``, tools, …) a key is unknown
+    when the member the ``type`` names does not know it. In ``beta``, what is
+    kept inside ``turn_detection``, ``input_audio_transcription`` and
+    ``input_audio_noise_reduction`` goes at their GA paths.
+
+    A malformed value raises :class:`~optstate.InvalidOption` naming its wire
+    path: a known field of the wrong type or out of range, a ``type`` tag
+    that names no record optstate knows (``turn_detection`` of type
+    ``"new_vad"``: optstate cannot hold that option, so the whole session
+    is refused), or an unknown field that is not JSON data.
     """
     _check_dialect(dialect)
     if not isinstance(session, Mapping):
         raise InvalidOption("session", session, "must be an object")
     extra: dict[str, Any] = {}
     if dialect == "beta":
-        session = _beta_to_ga(session, extra=extra)
-    else:
-        extra = _unknown(RealtimeOptions, session, SERVER_ONLY)
+        unknown: dict[Any, Any] = {}
+        session = _beta_to_ga(session, extra=unknown)
+        for key, raw in unknown.items():
+            _keep(extra, key, raw, "")
     return _decode_record(RealtimeOptions, session, "", extra)  # type: ignore[no-any-return]
 
 
-def _unknown(cls: type, obj: Mapping[Any, Any], skip: frozenset[str] = frozenset()) -> dict[Any, Any]:
-    """The keys of ``obj`` that are no field of ``cls`` (nor in ``skip``), looking
-    into merge nodes: what ``decode`` keeps in ``extra``."""
-    fields = {s.wire: s for s in specs(cls)}
-    out: dict[Any, Any] = {}
-    for key, raw in obj.items():
-        s = fields.get(key)
-        if s is None:
-            if key not in skip:
-                out[key] = raw
-        elif s.kind is MERGE and isinstance(raw, Mapping):
-            sub = _unknown(s.record, raw)  # type: ignore[arg-type]
-            if sub:
-                out[key] = sub
-    return out
+def _keep(extra: dict[str, Any], key: Any, raw: Any, prefix: str) -> None:
+    """Keep ``raw``, the value of ``key`` that optstate does not know, in
+    ``extra``: frozen, if it is JSON data (else InvalidOption at its path)."""
+    if type(key) is not str:
+        raise InvalidOption(prefix[:-1] or "session", key, "must have string keys")
+    value = to_frozen(raw)
+    check_json(prefix + key, value)
+    extra[key] = value
 
 
 def decode_update(session: Mapping[str, Any], dialect: Dialect = "ga") -> Patch:
@@ -297,10 +356,15 @@ def _decode_patch(cls: type, obj: Mapping[str, Any], prefix: str, strict: bool) 
     return Patch(changes)
 
 
-def _decode_record(
-    cls: type, obj: Mapping[str, Any], prefix: str, extra: Mapping[str, Any] | None = None
-) -> Any:
-    kwargs: dict[str, Any] = {"extra": extra} if extra else {}
+def _decode_record(cls: type, obj: Mapping[Any, Any], prefix: str, extra: dict[str, Any]) -> Any:
+    """The record of ``cls`` (a merge node or the root) that the JSON object
+    ``obj`` describes. What optstate does not know in it goes into ``extra``
+    (nested in wire shape); the root keeps that in its own ``extra``."""
+    for key, raw in obj.items():
+        if key not in wire_keys(cls) and not (cls is RealtimeOptions and key in SERVER_ONLY):
+            _keep(extra, key, raw, prefix)
+    below = record_fields(cls)
+    kwargs: dict[str, Any] = {}
     for s in specs(cls):
         if s.wire not in obj:
             continue
@@ -311,20 +375,65 @@ def _decode_record(
                 continue
             if not isinstance(raw, Mapping):
                 raise InvalidOption(path, raw, "must be an object")
-            kwargs[s.name] = _decode_record(s.record, raw, path + ".")  # type: ignore[arg-type]
+            more: dict[str, Any] = {}
+            kwargs[s.name] = _decode_record(s.record, raw, path + ".", more)  # type: ignore[arg-type]
+            if more:
+                extra[s.wire] = pmap(more)
             continue
         if raw is None:
             if _nullable(s.attribute):
                 kwargs[s.name] = None
             continue  # else null where the option cannot be null: the default
+        if s.wire in below:
+            raw, unknown = _split(raw, below[s.wire], path)
+            if unknown:
+                extra[s.wire] = unknown
         try:
             kwargs[s.name] = raw if s.decode is None else s.decode(raw)
         except InvalidOption as e:
             raise e.located(path) from None
+    if not prefix and extra:
+        kwargs["extra"] = pmap(extra)
     try:
         return cls(**kwargs)
     except InvalidOption as e:
         raise e.located(prefix[:-1]) from None
+
+
+def _split(raw: Any, holds: Holds, path: str) -> tuple[Any, Any]:
+    """``raw``, the JSON value of a record-valued option at ``path``, without
+    the keys its record does not know; and those keys, nested in wire shape
+    (for a list, one object per element, cut after the last that is not
+    empty), or ``None``. A value that is no object, or whose ``type`` names no
+    record, is left whole for the option's decoder to refuse."""
+    records, many = holds
+    if many:
+        if not isinstance(raw, list | tuple | PVector):
+            return raw, None
+        pairs = [_split(item, (records, False), f"{path}[{i}]") for i, item in enumerate(raw)]
+        kept = [pmap() if u is None else u for _, u in pairs]
+        while kept and not kept[-1]:
+            kept.pop()
+        return [k for k, _ in pairs], pvector(kept) if kept else None
+    if not isinstance(raw, Mapping):
+        return raw, None
+    cls = record_for(records, raw)
+    if cls is None:
+        return raw, None
+    known = wire_keys(cls)
+    below = record_fields(cls)
+    out: dict[Any, Any] = {}
+    unknown: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key in known or type(key) is not str:  # a key that is no string: the decoder names it
+            if key in below and value is not None:
+                value, more = _split(value, below[key], f"{path}.{key}")
+                if more:
+                    unknown[key] = more
+            out[key] = value
+        else:
+            _keep(unknown, key, value, path + ".")
+    return out, pmap(unknown) if unknown else None
 
 
 def _nullable(a: Any) -> bool:
