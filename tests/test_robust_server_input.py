@@ -666,6 +666,14 @@ class TestUnknownFieldsInRecords:
         event = s.sync()
         assert event is not None
         assert "x_new" not in event["session"]["audio"]["input"]["turn_detection"]
+        # The server's answer to that update shows a key of its own: confirmed keeps it.
+        answer = encode_session(s.desired)
+        answer["audio"]["input"]["turn_detection"]["x_newer"] = 4
+        s.on_server_event({"type": "session.updated", "session": answer})
+        assert s.in_flight == ()
+        assert s.confirmed == s.desired
+        assert s.confirmed.extra["audio"] == {"input": {"turn_detection": {"x_newer": 4}}}
+        assert encode_session(s.confirmed) == answer
 
 
 # -- on_server_event ------------------------------------------------------------------

@@ -637,7 +637,7 @@ class SessionState(Generic[S]):
                 if base is None:
                     confirmed = self._codec.decode(session)
                 else:
-                    confirmed = apply(base, self._inflight[0].change)
+                    confirmed = self._server_copy(apply(base, self._inflight[0].change), session)
                 self._inflight = self._inflight[1:] if len(self._inflight) > 1 else ()
                 # Not replaced by an equal ``sent``: equality ignores what only the
                 # server reported (such as fields of a newer API), and confirmed keeps it.
@@ -681,6 +681,17 @@ class SessionState(Generic[S]):
                 rolled = self._write(patch(type(held), back), unless=leaves).changed
         log.info("optstate: update %s rejected: %s", safe_repr(event_id), _short(error.get("message")))
         return Rejection(str(event_id), rejected.change, error, rolled)
+
+    def _server_copy(self, confirmed: S, session: Mapping[str, Any]) -> S:
+        """The server's own state object when it equals ``confirmed`` (then it also
+        carries what only the server reports, such as fields of a newer API);
+        ``confirmed`` when it differs or cannot be read (an answer still counts)."""
+        try:
+            server = self._codec.decode(session)
+        except OptStateError as e:
+            log.debug("optstate: could not read the session in an answer: %s", e)
+            return confirmed
+        return server if server == confirmed else confirmed
 
     def _replay(self, base: S) -> S:
         state = base
