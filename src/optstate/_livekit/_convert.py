@@ -46,7 +46,7 @@ from openai.types.realtime.realtime_tracing_config import TracingConfiguration
 from pydantic import BaseModel
 
 from .._errors import InvalidOption
-from .._patch import Patch, apply, check_leaf, patch
+from .._patch import EMPTY, Patch, apply, check_leaf, patch
 from .._record import MERGE, FieldSpec, specs_by_name
 from ..openai import PLUGIN_KEYWORDS, RealtimeOptions, ToolChoiceFunction, to_json
 
@@ -193,7 +193,7 @@ def to_change(values: Mapping[str, Any]) -> Patch:
     """One validated patch for livekit ``{keyword: value}`` (``NOT_GIVEN`` and
     ignored keywords left out). Nothing is built unless every value is valid:
     each keyword's one-leaf patch is validated, then they are composed."""
-    change = Patch()
+    change = EMPTY
     for keyword, value in values.items():
         if keyword in IGNORED or not is_given(value):
             continue
