@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -179,3 +180,28 @@ class TestAsyncio:
         work += [asyncio.ensure_future(task(n)) for n in range(4)]
         await asyncio.wait_for(asyncio.gather(*work), timeout=60)
         check(store, sessions, log)
+
+
+class TestWriteLock:
+    @pytest.mark.timeout(30)
+    def test_excludes_and_reenters(self) -> None:
+        """The store's lock: one holder at a time, re-entrant for its holder, and a
+        waiter that outlasts its spins still gets it when the holder lets go."""
+        lock = optstate._store._WriteLock()
+        inside: list[str] = []
+        held = threading.Event()
+
+        def holder() -> None:
+            with lock, lock:  # re-entrant
+                held.set()
+                inside.append("holder in")
+                time.sleep(0.2)  # far longer than a waiter spins
+                inside.append("holder out")
+
+        t = threading.Thread(target=holder)
+        t.start()
+        held.wait(5)
+        with lock:
+            inside.append("waiter")
+        t.join(5)
+        assert inside == ["holder in", "holder out", "waiter"]
