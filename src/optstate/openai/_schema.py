@@ -121,6 +121,7 @@ def _decode_union(*classes: type, strings: tuple[str, ...] = ()) -> Decoder:
     by_tag = {c.TYPE: (c, _decode_record(c)) for c in classes}  # type: ignore[attr-defined]
     choices = [*(repr(s) for s in strings), *(f"{{'type': {t!r}}}" for t in by_tag)]
     rule = "must be one of " + ", ".join(choices)
+    tag_rule = "must be one of " + ", ".join(repr(t) for t in by_tag)  # said of the ``type`` key
 
     def decode(value: Any) -> Any:
         if type(value) is str:
@@ -133,7 +134,7 @@ def _decode_union(*classes: type, strings: tuple[str, ...] = ()) -> Decoder:
             tag = value.get("type")
             found = by_tag.get(tag) if type(tag) is str else None
             if found is None:
-                raise InvalidOption("type", value.get("type"), rule)
+                raise InvalidOption("type", value.get("type"), tag_rule)
             return found[1](value)
         raise InvalidOption("", value, rule)
 
