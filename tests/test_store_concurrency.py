@@ -205,3 +205,35 @@ class TestWriteLock:
             inside.append("waiter")
         t.join(5)
         assert inside == ["holder in", "holder out", "waiter"]
+
+
+class TestReadProtocol:
+    def test_a_read_overtaken_by_writes_reads_again(self) -> None:
+        """A session read takes the model, then the session's overrides, then checks the
+        model again. Writes landing between the two reads (a model write, then a session
+        write) must not give a state that never existed: the model write's other field
+        with the session write's value."""
+        store: Store[RealtimeOptions] = Store(RealtimeOptions())
+        s = store.session()
+
+        class Overtaken(Store[RealtimeOptions]):
+            armed = True
+
+            @property  # type: ignore[override]
+            def _model(self) -> Any:
+                model = self.__dict__["_model"]
+                if self.armed:  # another thread, just after this read
+                    self.armed = False
+                    self.write({"instructions": "model", "audio.output.speed": 1.4})
+                    s.write({"audio.output.speed": 1.3})
+                return model
+
+            @_model.setter
+            def _model(self, value: Any) -> None:
+                self.__dict__["_model"] = value
+
+        store.__class__ = Overtaken
+        seen = s.desired
+        serial = [("", 1.0), ("model", 1.4), ("model", 1.3)]
+        assert (seen.instructions, seen.audio.output.speed) in serial
+        assert (seen.instructions, seen.audio.output.speed) == ("model", 1.3)  # the read came last
