@@ -150,6 +150,36 @@ class TestNeverShown:
         assert SECRET not in caplog.text
         assert SECRET not in shown(*seen[:2], s.desired, s.sent, s.confirmed, store.defaults)
 
+    def test_a_server_echoing_a_secret_is_scrubbed(self, caplog: pytest.LogCaptureFixture) -> None:
+        """A server's error text that echoes secrets the session sent: neither the log
+        nor the Rejection shows them (the livekit adapter logs that same message)."""
+        tool = {
+            "type": "mcp",
+            "server_label": "s",
+            "authorization": SECRET,
+            "headers": {"X-Key": SECRET + "-h"},
+        }
+        store = Store(RealtimeOptions())
+        s = store.session()
+        store.write({"tools": [tool]})
+        s.on_server_event({"type": "session.created", "session": encode_session(RealtimeOptions())})
+        event = s.sync()
+        assert event is not None
+        error = {
+            "type": "invalid_request_error",
+            "message": f"bad authorization {SECRET} and header {SECRET}-h",
+            "param": "session.tools",
+            "event_id": event["event_id"],
+        }
+        with caplog.at_level(logging.DEBUG, logger="optstate"):
+            rejection = s.on_server_event({"type": "error", "error": error})
+        assert rejection is not None
+        assert rejection.error["message"] == "bad authorization <redacted> and header <redacted>"
+        assert "bad authorization <redacted>" in caplog.text
+        assert SECRET not in caplog.text
+        assert SECRET not in shown(rejection, rejection.error)
+        assert list(s.desired.tools) == []  # rolled back all the same
+
 
 class SecretSpammingDriver(ToyDriver):
     """A broken toy: every update it sends also restates an MCP tool with secrets,

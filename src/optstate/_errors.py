@@ -18,8 +18,10 @@ Values that may hold secrets are never shown: see :func:`safe_repr`.
 from __future__ import annotations
 
 import reprlib
+from collections.abc import Mapping
 from typing import Any
 
+import attrs
 from pyrsistent import PMap, PVector, pmap, pvector
 
 __all__ = [
@@ -83,6 +85,47 @@ def redact(value: Any, _depth: int = 0) -> Any:
             return pvector(items)
         return items if isinstance(value, list) else tuple(items)
     return value
+
+
+#: Secret strings shorter than this are not scrubbed from free text (they would
+#: blank out ordinary words).
+_MIN_SECRET = 6
+
+
+def secret_strings(value: Any, _depth: int = 0) -> frozenset[str]:
+    """Every string held under a secret name (see :func:`is_secret_name`) in
+    ``value``: in records' fields, dicts, ``PMap``s and sequences, and all the
+    strings below such a name (header values, say). For :func:`scrub`."""
+    found: set[str] = set()
+    _collect(value, False, found, _depth)
+    return frozenset(found)
+
+
+def _collect(value: Any, secret: bool, found: set[str], depth: int) -> None:
+    if depth > _REDACT_DEPTH:
+        return
+    if type(value) is str:
+        if secret and len(value) >= _MIN_SECRET:
+            found.add(value)
+        return
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            _collect(v, secret or is_secret_name(k), found, depth + 1)
+    elif isinstance(value, list | tuple | PVector):
+        for v in value:
+            _collect(v, secret, found, depth + 1)
+    elif attrs.has(type(value)):
+        for a in attrs.fields(type(value)):
+            _collect(getattr(value, a.name), secret or is_secret_name(a.name), found, depth + 1)
+
+
+def scrub(text: str, secrets: frozenset[str]) -> str:
+    """``text`` (free text, such as a server's error message, which may echo what
+    it was sent) with each of ``secrets`` in it replaced by ``<redacted>``."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, _HIDDEN)
+    return text
 
 
 def safe_repr(value: Any) -> str:

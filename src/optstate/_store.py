@@ -41,7 +41,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import attrs
 
-from ._errors import InvalidOption, OptStateError, StaleSession, redact, safe_repr
+from ._errors import InvalidOption, OptStateError, StaleSession, redact, safe_repr, scrub, secret_strings
 from ._patch import Patch, apply, diff, from_valid_paths, get, patch
 
 __all__ = [
@@ -108,8 +108,9 @@ class WriteResult:
 class Rejection:
     """A sent update the server refused (``error`` naming its ``event_id``).
 
-    ``change`` is what that update carried, ``error`` the server's error object,
-    and ``rolled_back`` the session-level write that returned the refused
+    ``change`` is what that update carried, ``error`` the server's error object
+    (with any secret the session holds scrubbed from its text: a server may echo
+    what it was sent), and ``rolled_back`` the session-level write that returned the refused
     fields to what the server holds, so asking again sends again.
     """
 
@@ -714,6 +715,9 @@ class SessionState(Generic[S]):
             rolled = Patch()
             if back and not self._closed:
                 rolled = self._write(patch(type(held), back), unless=leaves).changed
+        # The server's free text may echo what it was sent: the secrets this session
+        # holds (MCP authorization, headers) are scrubbed from it before anyone shows it.
+        error = _scrubbed(error, secret_strings((rejected.change, held, desired)))
         log.info("optstate: update %s rejected: %s", safe_repr(event_id), _short(error.get("message")))
         return Rejection(str(event_id), rejected.change, error, rolled)
 
@@ -745,6 +749,14 @@ def _named(leaves: Mapping[str, Any], param: str | None) -> list[str]:
         if hit:
             return hit
     return list(leaves)
+
+
+def _scrubbed(error: Mapping[str, Any], secrets: frozenset[str]) -> Mapping[str, Any]:
+    """``error`` with ``secrets`` scrubbed from its string values (itself if none is there)."""
+    if not secrets:
+        return error
+    clean = {k: scrub(v, secrets) if type(v) is str else v for k, v in error.items()}
+    return error if all(clean[k] is v for k, v in error.items()) else clean
 
 
 def _kind(event: object) -> str:
