@@ -48,17 +48,19 @@ class Patch(Mapping[str, Any]):
     __slots__ = ("_changes", "_hash", "_paths")
     _changes: dict[str, Any]
     _hash: int
-    _paths: dict[str, Any]
+    _paths: dict[str, Any] | None
 
     def __init__(self, changes: Mapping[str, Any] | None = None) -> None:
         """Wrap ``changes`` (copied). No schema check: see :func:`optstate.patch`."""
         self._changes = dict(changes) if changes else {}
+        self._paths = None
 
     @classmethod
     def _of(cls, changes: dict[str, Any]) -> Patch:
         # Internal fast path: takes ownership of ``changes`` without copying.
         p = _new(cls)
         p._changes = changes
+        p._paths = None
         return p
 
     def __getitem__(self, key: str) -> Any:
@@ -135,13 +137,11 @@ class Patch(Mapping[str, Any]):
 
     def _leaves(self) -> dict[str, Any]:
         # paths(), shared: the caller must not change it.
-        try:
-            return self._paths
-        except AttributeError:
-            out: dict[str, Any] = {}
+        out = self._paths
+        if out is None:
+            out = self._paths = {}
             _flatten(self, "", out)
-            self._paths = out
-            return out
+        return out
 
     def without(self, paths: AbstractSet[str]) -> Patch:
         """This patch less the leaves at the given dotted paths."""
@@ -152,11 +152,11 @@ class Patch(Mapping[str, Any]):
 
 def _flatten(p: Patch, prefix: str, out: dict[str, Any]) -> None:
     for key, value in p._changes.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, Patch):
-            _flatten(value, path + ".", out)
+        name = key if type(key) is str else f"{key}"  # a hand-built Patch may have any key
+        if type(value) is Patch:  # Patch is final
+            _flatten(value, prefix + name + ".", out)
         else:
-            out[path] = value
+            out[prefix + name] = value
 
 
 def _without(p: Patch, prefix: str, paths: AbstractSet[str]) -> Patch:
@@ -225,6 +225,7 @@ def _compile_diff(cls: type) -> Callable[[Any, Any], Patch]:
         "        return EMPTY",
         "    patch = alloc(Patch)",
         "    patch._changes = changes_0",
+        "    patch._paths = None",
         "    return patch",
     ]
     source = "\n".join(lines) + "\n"
@@ -255,6 +256,7 @@ def _diff_body(cls: type, depth: int, indent: str, lines: list[str]) -> None:
                 f"{indent}    if changes_{below} is not None:",
                 f"{indent}        value = alloc(Patch)",
                 f"{indent}        value._changes = changes_{below}",
+                f"{indent}        value._paths = None",
             ]
             inner = indent + "        "
         else:
