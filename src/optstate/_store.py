@@ -121,13 +121,12 @@ class Rejection:
 
 
 class _Model(Generic[S]):
-    """The model level at one version: ``defaults``, and for each leaf path the
-    stamp of the last model-level write naming it. Never changed once published."""
+    """The model level: ``defaults``, and for each leaf path the stamp (store
+    version) of the last model-level write naming it. Never changed once published."""
 
-    __slots__ = ("defaults", "stamps", "version")
+    __slots__ = ("defaults", "stamps")
 
-    def __init__(self, version: int, defaults: S, stamps: dict[str, int]) -> None:
-        self.version = version
+    def __init__(self, defaults: S, stamps: dict[str, int]) -> None:
         self.defaults = defaults
         self.stamps = stamps
 
@@ -184,6 +183,13 @@ class _Ref(weakref.ref):  # type: ignore[type-arg]
     sid: int
 
 
+def _in_force(own: _Own, model: _Model[Any]) -> dict[str, Any]:
+    """``{path: value}`` of the overrides in ``own`` newer than ``model``'s last
+    write of their path (last writer wins, per field)."""
+    stamps = model.stamps
+    return {path: value for path, (stamp, value) in own.items() if stamp > stamps.get(path, 0)}
+
+
 def _leaf(state: Any, path: str) -> Any:
     """The value at an internal (known valid) dotted path."""
     for name in path.split("."):
@@ -200,7 +206,7 @@ class Store(Generic[S]):
     """
 
     def __init__(self, defaults: S, *, codec: Codec[S] | None = None) -> None:
-        self._model: _Model[S] = _Model(0, defaults, {})
+        self._model: _Model[S] = _Model(defaults, {})
         self._version = 0
         self._codec = codec if codec is not None else default_codec(defaults)
         # One re-entrant lock for every write and every session's wire state.
@@ -303,7 +309,7 @@ class Store(Generic[S]):
             stamps[path] = version
             # Every session override of ``path`` is now older than the model's.
             self._holders.pop(path, None)
-        self._model = _Model(version, defaults, stamps)
+        self._model = _Model(defaults, stamps)
         self._version = version
         return WriteResult(changed, version, True)
 
@@ -327,8 +333,7 @@ class Store(Generic[S]):
         cached = holder._cache
         if cached is not None and cached[0] is model and cached[1] is own:
             return cached[2]  # type: ignore[no-any-return]
-        stamps = model.stamps
-        live = {path: value for path, (stamp, value) in own.items() if stamp > stamps.get(path, 0)}
+        live = _in_force(own, model)
         state = apply(model.defaults, from_valid_paths(live)) if live else model.defaults
         holder._cache = (model, own, state)  # one atomic attribute store
         return state
@@ -396,8 +401,7 @@ class Store(Generic[S]):
         out = {}
         model = self._model
         for s in self.sessions:
-            own = s._own or {}
-            live = {p: v for p, (st, v) in own.items() if st > model.stamps.get(p, 0)}
+            live = _in_force(s._own or {}, model)
             if live:
                 out[s._sid] = live
         return out

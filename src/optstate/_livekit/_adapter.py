@@ -126,11 +126,6 @@ def _mirror(
 _MIRROR_PATHS: Final = {kw: cv.PATHS[kw] for kw in _MIRRORED}
 
 
-def _under(path: str, prefix: str) -> bool:
-    """Whether the dotted ``path`` is ``prefix`` or lies below it."""
-    return path == prefix or path.startswith(prefix + ".")
-
-
 def _is_stock_session_update(event: object) -> bool:
     """Whether a queued client event is the plugin's own full ``session.update``."""
     if isinstance(event, Mapping):
