@@ -23,11 +23,7 @@ from optstate import InvalidOption, Patch
 from optstate._record import MERGE, specs
 from optstate.openai import (
     Audio,
-    AudioInput,
-    AudioOutput,
     AudioPCM,
-    AudioPCMA,
-    AudioPCMU,
     FunctionTool,
     McpTool,
     NoiseReduction,
@@ -45,30 +41,16 @@ from optstate.openai import (
     VoiceId,
 )
 
-#: Every record class a caller can build.
-RECORDS: list[type] = [
-    Audio,
-    AudioInput,
-    AudioOutput,
-    AudioPCM,
-    AudioPCMA,
-    AudioPCMU,
-    FunctionTool,
-    McpTool,
-    NoiseReduction,
-    Prompt,
-    RealtimeOptions,
-    Reasoning,
-    RetentionRatio,
-    SemanticVad,
-    ServerVad,
-    TokenLimits,
-    ToolChoiceFunction,
-    ToolChoiceMcp,
-    TracingConfig,
-    Transcription,
-    VoiceId,
-]
+#: Every record class a caller can build: the option records ``optstate.openai``
+#: exports (its codec and Refusal are not options), so a new one is fuzzed at once.
+RECORDS: list[type] = sorted(
+    (
+        cls
+        for name in optstate.openai.__all__
+        if attrs.has(cls := getattr(optstate.openai, name)) and cls.__module__ == "optstate.openai._schema"
+    ),
+    key=lambda cls: cls.__name__,
+)
 
 #: A string no error message, repr or log line may ever show.
 SECRET = "sk-SECRET-0123456789"
