@@ -10,9 +10,10 @@ Layers, each importing only those above it:
   server), ``optstate.strategies`` and ``optstate.testing`` (Hypothesis).
 """
 
+from ._codec import Codec, Refusal
 from ._errors import InvalidOption, OptStateError, StaleSession, UnsupportedInDialect
 from ._patch import Patch, apply, diff, full_patch, get, patch, set
-from ._store import Codec, Refusal, Rejection, SessionState, Store, WriteResult
+from ._store import Rejection, SessionState, Store, WriteResult
 
 __all__ = [
     "Codec",

@@ -36,17 +36,16 @@ import secrets
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Generic, Protocol, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, Generic, TypeVar
 
 import attrs
 
+from ._codec import Codec, Refusal, default_codec
 from ._errors import InvalidOption, OptStateError, StaleSession, redact, safe_repr, scrub, secret_strings
 from ._patch import Patch, apply, diff, from_valid_paths, get, patch
 
 __all__ = [
-    "Codec",
-    "Refusal",
     "Rejection",
     "SessionState",
     "Store",
@@ -55,41 +54,6 @@ __all__ = [
 
 S = TypeVar("S")
 log = logging.getLogger("optstate")
-
-
-@attrs.frozen
-class Refusal:
-    """A change the live server would refuse: its dotted ``path``, the new ``value``
-    and the ``reason``. It can take effect only on a new connection."""
-
-    path: str
-    value: Any
-    reason: str
-
-
-class Codec(Protocol[S]):
-    """What the store needs to know about a wire protocol (see ``optstate.openai``)."""
-
-    def encode(self, change: Patch, *, event_id: str) -> dict[str, Any] | None:
-        """The client event for ``change``, or ``None`` for no event."""
-
-    def decode(self, session: Mapping[str, Any]) -> S:
-        """The state a server's full session object describes."""
-
-    def refusals(self, held: S, change: Patch, *, audio_started: bool) -> Sequence[Refusal]:
-        """The leaves of ``change`` a server holding ``held`` would refuse."""
-
-    def connect_patch(self, desired: S) -> Patch:
-        """What a fresh connection must be sent so the server holds ``desired``."""
-
-    def fresh(self, desired: S) -> S:
-        """What a server holds on a new connection made for ``desired``."""
-
-    def param_path(self, param: str) -> str | None:
-        """The dotted option path an error's ``param`` names, if any."""
-
-    def audio_started(self, event: Mapping[str, Any]) -> bool:
-        """Whether a server event shows the model has produced audio output."""
 
 
 @attrs.frozen
@@ -338,9 +302,10 @@ class Store(Generic[S]):
         holder._cache = (model, own, state)  # one atomic attribute store
         return state
 
-    def _diff(self, old: S, new: S) -> Patch:
-        """diff, shared by identity: sessions with the same (sent, desired) objects
-        get the patch computed once."""
+    def shared_diff(self, old: S, new: S) -> Patch:
+        """``diff(old, new)``, remembered by identity: the store's sessions (and an
+        integration's mirrors) with the same ``(old, new)`` objects get one patch,
+        computed once. For integrations; equal to :func:`~optstate.diff`."""
         key = (id(old), id(new))
         hit = self._diff_memo.get(key)
         if hit is not None and hit[0] is old and hit[1] is new:
@@ -587,7 +552,7 @@ class SessionState(Generic[S]):
                 self._needs_reconnect = ()
                 return None
             else:
-                change = store._diff(sent, desired)
+                change = store.shared_diff(sent, desired)
                 held = sent
             refused = tuple(self._codec.refusals(held, change, audio_started=self._audio_started))
             self._needs_reconnect = refused
@@ -771,23 +736,3 @@ def _kind(event: object) -> str:
 def _short(text: object, limit: int = 300) -> str:
     shown = str(text)
     return shown if len(shown) <= limit else shown[:limit] + "..."
-
-
-# -- codec lookup ----------------------------------------------------------------
-
-_CODECS: dict[type, Callable[[], Codec[Any]]] = {}
-
-
-def register_codec(cls: type, make: Callable[[], Codec[Any]]) -> None:
-    """Make ``make()`` the default codec of stores whose defaults are ``cls``."""
-    _CODECS[cls] = make
-
-
-def default_codec(defaults: S) -> Codec[S]:
-    """The codec registered for ``type(defaults)``."""
-    make = _CODECS.get(type(defaults))
-    if make is None:
-        raise OptStateError(
-            f"no wire codec registered for {type(defaults).__name__}: pass Store(..., codec=...)"
-        )
-    return make()

@@ -33,9 +33,10 @@ from urllib.parse import parse_qs, urlparse
 
 from livekit.agents import llm
 
+from .._codec import Refusal
 from .._errors import InvalidOption, OptStateError, UnsupportedInDialect
 from .._patch import Patch, apply, diff, get, patch
-from .._store import Refusal, SessionState, Store
+from .._store import SessionState, Store
 from ..openai import OpenAICodec, RealtimeOptions
 from . import _convert as cv
 
@@ -446,7 +447,7 @@ class SessionLink:
         if self.own_opts is None or self.state.closed:
             return
         desired = self.state.desired
-        changed = _mirror(self.own_opts, desired, self.mirrored, self.adapter.store._diff)
+        changed = _mirror(self.own_opts, desired, self.mirrored, self.adapter.store.shared_diff)
         self.mirrored = desired
         caps, derive = self.own_caps, self.adapter.turn_taking
         if caps is not None and derive is not None:

@@ -4,7 +4,7 @@ Pure: imports attrs, pyrsistent and optstate's core only (never the ``openai``
 package, which the tests use to validate what this module produces).
 """
 
-from .._store import Refusal
+from .._codec import Refusal
 from ._codec import OpenAICodec
 from ._keywords import PLUGIN_KEYWORDS
 from ._rules import refusals

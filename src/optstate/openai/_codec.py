@@ -7,8 +7,8 @@ from typing import Any
 
 import attrs
 
+from .._codec import Refusal, register_codec
 from .._patch import Patch, full_patch
-from .._store import Refusal, register_codec
 from ._rules import refusals
 from ._schema import RealtimeOptions
 from ._wire import Dialect, decode, encode

@@ -12,8 +12,8 @@ out with the next connection's first ``session.update``.
 
 from __future__ import annotations
 
+from .._codec import Refusal
 from .._patch import Patch
-from .._store import Refusal
 from ._schema import RealtimeOptions
 
 __all__ = ["Refusal", "refusals"]
