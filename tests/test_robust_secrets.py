@@ -18,6 +18,7 @@ from tests.robust_data import SECRET, check_error, garbage
 
 import optstate
 from optstate import InvalidOption, Patch, Store
+from optstate._errors import safe_repr, scrub, scrub_data, secret_strings
 from optstate.openai import McpTool, RealtimeOptions, decode, decode_update, encode, encode_session
 from optstate.testing import check
 
@@ -179,6 +180,53 @@ class TestNeverShown:
         assert SECRET not in caplog.text
         assert SECRET not in shown(rejection, rejection.error)
         assert list(s.desired.tools) == []  # rolled back all the same
+
+
+class TestSecretShapes:
+    """The shapes a secret takes on its way back: a token without its scheme,
+    nested error fields, a misspelled key, a URL's query string."""
+
+    def test_the_token_of_a_bearer_value_is_a_secret_of_its_own(self) -> None:
+        """``Authorization: Bearer <token>``: a server that echoes only the token
+        is scrubbed all the same."""
+        found = secret_strings({"headers": {"Authorization": f"Bearer {SECRET}"}})
+        assert SECRET in found
+        assert scrub(f"token {SECRET} refused", found) == "token <redacted> refused"
+
+    @given(
+        shape=st.recursive(
+            st.sampled_from(["x", SECRET, f"echo {SECRET}!"]),
+            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from("abc"), inner),
+            max_leaves=8,
+        )
+    )
+    def test_nested_strings_are_scrubbed(self, shape: Any) -> None:
+        """Every string of server data, at any depth, loses the secrets."""
+        clean = scrub_data({"error": shape}, frozenset({SECRET}))
+        assert SECRET not in json.dumps(clean)
+        if SECRET not in json.dumps(shape):
+            assert clean == {"error": shape}
+
+    @pytest.mark.parametrize(
+        "key", ["authorisation", "Authorizaton", "X-Api-Key", "apikey", "client-secrets"]
+    )
+    def test_a_misspelled_secret_key_is_hidden(self, key: str) -> None:
+        """A key one typo away from a secret name is hidden in reprs and errors."""
+        assert SECRET not in safe_repr({key: SECRET})
+        with pytest.raises(InvalidOption) as info:
+            RealtimeOptions(tools=[{"type": "mcp", "server_label": "s", key: SECRET}])
+        assert SECRET not in shown(info.value)
+
+    @pytest.mark.parametrize("key", ["voice", "max_output_tokens", "prompt", "model", "tool_choice"])
+    def test_ordinary_keys_stay_visible(self, key: str) -> None:
+        """The near-miss rule does not hide ordinary option names."""
+        assert "visible" in safe_repr({key: "visible"})
+
+    def test_a_url_query_is_not_shown(self) -> None:
+        """A URL's query string (it may carry a key) is hidden in reprs."""
+        url = f"wss://host.example/v1/realtime?model=m&api_key={SECRET}"
+        assert SECRET not in safe_repr({"url": url})
+        assert safe_repr(url) == repr("wss://host.example/v1/realtime?<redacted>")
 
 
 class SecretSpammingDriver(ToyDriver):

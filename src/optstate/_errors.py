@@ -17,9 +17,13 @@ Values that may hold secrets are never shown: see :func:`safe_repr`.
 
 from __future__ import annotations
 
+import difflib
+import functools
+import re
 import reprlib
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import attrs
 from pyrsistent import PMap, PVector, pmap, pvector
@@ -29,8 +33,13 @@ __all__ = [
     "OptStateError",
     "StaleSession",
     "UnsupportedInDialect",
+    "hide_query",
+    "is_secret_name",
     "redact",
     "safe_repr",
+    "scrub",
+    "scrub_data",
+    "secret_strings",
 ]
 
 _REPR = reprlib.Repr()
@@ -57,18 +66,47 @@ _HIDDEN = _Hidden("<redacted>")
 
 
 def is_secret_name(key: object) -> bool:
-    """Whether a field or mapping key names a secret (case-insensitive)."""
-    return type(key) is str and key.lower() in SECRET_NAMES
+    """Whether a field or mapping key names a secret: one of :data:`SECRET_NAMES`
+    in any case and with ``-`` for ``_`` (``X-Api-Key``), or a near miss of one
+    (``authorisation``, ``Authorizaton``, ``api-keys``): a misspelled secret key is
+    still a secret."""
+    return type(key) is str and _secret_name(key)
+
+
+@functools.lru_cache(maxsize=4096)
+def _secret_name(key: str) -> bool:
+    name = key.lower().replace("-", "_")
+    if name in SECRET_NAMES or (name.startswith("x_") and name[2:] in SECRET_NAMES):
+        return True
+    # A near miss: a typo, British spelling, a plural. Short keys are left alone
+    # (every two-letter key is "near" some name).
+    return len(name) >= 5 and bool(difflib.get_close_matches(name, SECRET_NAMES, n=1, cutoff=0.8))
+
+
+#: ``scheme://host/path?query``: the query string of a URL may carry a key.
+_URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^\s?#]*\?")
+
+
+def hide_query(text: str) -> str:
+    """``text`` with a URL's query string replaced by ``<redacted>`` (a query may
+    carry an API key); any other string as it is."""
+    if "?" not in text or _URL.match(text) is None:
+        return text
+    parts = urlsplit(text)
+    return urlunsplit(parts._replace(query="<redacted>"))
 
 
 def redact(value: Any, _depth: int = 0) -> Any:
     """``value`` with every secret hidden, for showing it: in dicts, ``PMap``s,
     lists, tuples and ``PVector``s, the value under a key named like a secret
     (``authorization``, ``headers``, ``api_key``, ``client_secret``, any case)
-    becomes ``'<redacted>'``. Records redact their secret fields in their own
-    repr. Returns ``value`` itself when nothing needed hiding."""
+    becomes ``'<redacted>'``, and a URL's query string is hidden. Records redact
+    their secret fields in their own repr. Returns ``value`` itself when nothing
+    needed hiding."""
     if _depth > _REDACT_DEPTH:
         return _HIDDEN
+    if type(value) is str:
+        return hide_query(value)
     if isinstance(value, dict | PMap):
         out = {
             k: _HIDDEN if is_secret_name(k) and v is not None else redact(v, _depth + 1)
@@ -107,6 +145,10 @@ def _collect(value: Any, secret: bool, found: set[str], depth: int) -> None:
     if type(value) is str:
         if secret and len(value) >= _MIN_SECRET:
             found.add(value)
+            # ``Bearer <token>``: a server may echo the token alone.
+            scheme, _, token = value.strip().partition(" ")
+            if token and " " not in token.strip() and len(token.strip()) >= _MIN_SECRET and scheme.isalpha():
+                found.add(token.strip())
         return
     if isinstance(value, Mapping):
         for k, v in value.items():
@@ -126,6 +168,31 @@ def scrub(text: str, secrets: frozenset[str]) -> str:
         if secret in text:
             text = text.replace(secret, _HIDDEN)
     return text
+
+
+def scrub_data(value: Any, secrets: frozenset[str], _depth: int = 0) -> Any:
+    """``value`` (server data: an error object, say) with :func:`scrub` applied to
+    every string in it, at any depth, keys included; ``value`` itself when
+    nothing changed. Deeper than the redaction limit, data is hidden whole."""
+    if not secrets:
+        return value
+    if _depth > _REDACT_DEPTH:
+        return _HIDDEN
+    if type(value) is str:
+        return scrub(value, secrets)
+    if isinstance(value, Mapping):
+        out = {
+            scrub_data(k, secrets, _depth + 1): scrub_data(v, secrets, _depth + 1) for k, v in value.items()
+        }
+        if len(out) == len(value) and all(k in value and out[k] is value[k] for k in out):
+            return value
+        return out
+    if isinstance(value, list | tuple):
+        items = [scrub_data(v, secrets, _depth + 1) for v in value]
+        if all(a is b for a, b in zip(items, value, strict=True)):
+            return value
+        return items if isinstance(value, list) else tuple(items)
+    return value
 
 
 def safe_repr(value: Any) -> str:
