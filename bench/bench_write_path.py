@@ -32,7 +32,7 @@ from livekit.plugins.openai.realtime import RealtimeModel
 import optstate
 import optstate.livekit
 import optstate.openai
-from optstate._livekit._convert import to_change
+from optstate.livekit._convert import to_change
 from optstate.openai import RealtimeOptions
 
 from ._timing import Row, Target, interleaved, measure, ratio, settings, within

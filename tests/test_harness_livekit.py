@@ -11,7 +11,7 @@ from importlib.metadata import version
 
 import pytest
 
-from optstate._drivers.livekit import attached, stock
+from optstate.livekit._driver import attached, stock
 from optstate.testing import check
 
 pytestmark = pytest.mark.livekit

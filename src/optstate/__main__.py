@@ -21,8 +21,8 @@ from .openai import Dialect, RealtimeOptions, encode
 
 #: Drivers shipped with optstate, by name: "module:factory" taking ``transport=``.
 DRIVERS = {
-    "livekit-stock": "optstate._drivers.livekit:stock",
-    "livekit-optstate": "optstate._drivers.livekit:attached",
+    "livekit-stock": "optstate.livekit._driver:stock",
+    "livekit-optstate": "optstate.livekit._driver:attached",
 }
 
 

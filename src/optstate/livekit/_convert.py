@@ -1,7 +1,10 @@
 """livekit-plugins-openai option values <-> optstate values.
 
 The only place in optstate that knows livekit's ``NOT_GIVEN`` and the forms the
-plugin's ``update_options`` keywords take:
+plugin's ``update_options`` keywords take, in both directions: into optstate
+(:func:`to_leaf`, :func:`to_change`, :func:`state_from_opts`, used by the
+adapter) and out of it (:func:`from_leaf` for the plugin's ``_opts`` mirrors,
+:func:`from_json` for the values the harness driver hands the plugin):
 
 ================================  ==============================  =====================================
 livekit keyword                   optstate path                   livekit forms accepted
@@ -45,8 +48,8 @@ from openai.types.realtime.realtime_audio_input_turn_detection import SemanticVa
 from openai.types.realtime.realtime_tracing_config import TracingConfiguration
 from pydantic import BaseModel
 
-from .._errors import InvalidOption
-from .._patch import EMPTY, Patch, apply, check_leaf, patch
+from .. import InvalidOption, Patch, apply, patch
+from .._patch import EMPTY, check_leaf
 from .._record import MERGE, FieldSpec, specs_by_name
 from ..openai import PLUGIN_KEYWORDS, RealtimeOptions, ToolChoiceFunction, to_json
 
@@ -59,6 +62,7 @@ except ImportError:  # pragma: no cover - depends on the installed openai packag
 __all__ = [
     "IGNORED",
     "PATHS",
+    "from_json",
     "from_leaf",
     "keyword_of",
     "mirror_leaf",
@@ -164,9 +168,9 @@ def _leaf_patch(keyword: str, value: Any) -> Patch:
     straight from the leaf's spec (the write path's hot spot)."""
     path, leaf = to_leaf(keyword, value)
     names = _leaf_spec(path)[0]
-    out = Patch._of({names[-1]: leaf})
+    out = Patch({names[-1]: leaf})
     for name in reversed(names[:-1]):
-        out = Patch._of({name: out})
+        out = Patch({name: out})
     return out
 
 
@@ -199,6 +203,21 @@ def to_change(values: Mapping[str, Any]) -> Patch:
             continue
         change = change | _leaf_patch(keyword, value)
     return change
+
+
+def from_json(keyword: str, value: Any) -> Any:
+    """A JSON option value (a neutral harness value) as the plugin's
+    ``update_options`` takes it: the ``openai`` pydantic type where the plugin
+    expects one, anything else as it is."""
+    if value is None or not isinstance(value, Mapping):
+        return value
+    if keyword == "turn_detection":
+        return (ServerVad if value.get("type") == "server_vad" else SemanticVad)(**value)
+    if keyword == "input_audio_transcription":
+        return AudioTranscription(**value)
+    if keyword == "input_audio_noise_reduction":
+        return NoiseReduction(**value)
+    return value
 
 
 def from_leaf(keyword: str, leaf: Any) -> Any:

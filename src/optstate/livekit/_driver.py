@@ -29,13 +29,10 @@ from collections.abc import Coroutine, Mapping
 from typing import Any, TypeVar
 
 from livekit.plugins.openai.realtime import RealtimeModel, RealtimeSession
-from openai.types.realtime.audio_transcription import AudioTranscription
-from openai.types.realtime.realtime_audio_config_input import NoiseReduction
-from openai.types.realtime.realtime_audio_input_turn_detection import SemanticVad, ServerVad
 from pydantic import BaseModel
 
-from ..openai import PLUGIN_KEYWORDS
 from ..testing import default_render
+from . import _convert as cv
 
 __all__ = ["LivekitDriver", "attached", "stock"]
 
@@ -45,25 +42,12 @@ T = TypeVar("T")
 def _keywords() -> tuple[str, ...]:
     model = inspect.signature(RealtimeModel.update_options).parameters
     session = inspect.signature(RealtimeSession.update_options).parameters
-    return tuple(k for k in PLUGIN_KEYWORDS if k in model and k in session)
-
-
-def to_livekit(keyword: str, value: Any) -> Any:
-    """A neutral harness value as the plugin's update_options takes it."""
-    if value is None or not isinstance(value, Mapping):
-        return value
-    if keyword == "turn_detection":
-        return (ServerVad if value.get("type") == "server_vad" else SemanticVad)(**value)
-    if keyword == "input_audio_transcription":
-        return AudioTranscription(**value)
-    if keyword == "input_audio_noise_reduction":
-        return NoiseReduction(**value)
-    return value
+    return tuple(k for k in cv.PATHS if k in model and k in session)
 
 
 def _literal(keyword: str, value: Any) -> str:
     if isinstance(value, Mapping):
-        cls = type(to_livekit(keyword, value)).__name__
+        cls = type(cv.from_json(keyword, value)).__name__
         return f"{cls}(" + ", ".join(f"{k}={v!r}" for k, v in value.items()) + ")"
     return repr(value)
 
@@ -110,7 +94,7 @@ class LivekitDriver:
                 base_url = self.server.base_url
             model = RealtimeModel(api_key="sk-optstate-harness", base_url=base_url)
             if self.attach:
-                from ..livekit import attach
+                from . import attach
 
                 attach(model)
             return model
@@ -139,7 +123,7 @@ class LivekitDriver:
 
     def update_model(self, **kwargs: Any) -> None:
         """``model.update_options(**kwargs)`` with plugin-typed values."""
-        converted = {k: to_livekit(k, v) for k, v in kwargs.items()}
+        converted = {k: cv.from_json(k, v) for k, v in kwargs.items()}
 
         async def call() -> None:
             self.model.update_options(**converted)
@@ -148,7 +132,7 @@ class LivekitDriver:
 
     def update_session(self, index: int, **kwargs: Any) -> None:
         """``sessions[index].update_options(**kwargs)`` with plugin-typed values."""
-        converted = {k: to_livekit(k, v) for k, v in kwargs.items()}
+        converted = {k: cv.from_json(k, v) for k, v in kwargs.items()}
 
         async def call() -> None:
             self.sessions[index].update_options(**converted)

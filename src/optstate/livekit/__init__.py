@@ -35,6 +35,17 @@ and the capabilities 1.8 derives from them) are kept in step with the store,
 because the plugin reads them. Works with livekit-plugins-openai 1.5 and 1.8.
 """
 
+# The layers of this package, each importing only those above it (and the
+# optstate core through its public or explicitly internal names):
+#
+# * ``_convert``: livekit's option values (``NOT_GIVEN``, the ``openai`` pydantic
+#   types, plain strings, ``None``) to optstate values and back, the only module
+#   that knows them;
+# * ``_adapter``: the per-model and per-session glue that routes the plugin's
+#   ``update_options``/``update_instructions``/``update_tools`` through a Store;
+# * ``_driver``: the harness drivers ``livekit-stock`` and ``livekit-optstate``
+#   (``optstate check --driver``), imported only by the harness.
+
 from __future__ import annotations
 
 from typing import Any, TypeVar
@@ -44,9 +55,9 @@ try:
 except ImportError as e:  # pragma: no cover - depends on the environment
     raise ImportError("optstate.livekit needs livekit-plugins-openai: pip install 'optstate[livekit]'") from e
 
-from ._livekit._adapter import ATTR, ModelAdapter, adapter_of, link_of
-from ._store import SessionState, Store
-from .openai import RealtimeOptions
+from .. import SessionState, Store
+from ..openai import RealtimeOptions
+from ._adapter import ATTR, ModelAdapter, adapter_of, link_of
 
 __all__ = ["attach", "state_of", "store_of"]
 

@@ -33,14 +33,23 @@ from urllib.parse import parse_qs, urlparse
 
 from livekit.agents import llm
 
-from .._codec import Refusal
-from .._errors import InvalidOption, OptStateError, UnsupportedInDialect
-from .._patch import Patch, apply, diff, get, patch
-from .._store import SessionState, Store
+from .. import (
+    InvalidOption,
+    OptStateError,
+    Patch,
+    Refusal,
+    SessionState,
+    Store,
+    UnsupportedInDialect,
+    apply,
+    diff,
+    get,
+    patch,
+)
 from ..openai import OpenAICodec, RealtimeOptions
 from . import _convert as cv
 
-__all__ = ["ATTR", "ModelAdapter", "SessionLink"]
+__all__ = ["ATTR", "ModelAdapter", "SessionLink", "adapter_of", "link_of"]
 
 log = logging.getLogger("optstate.livekit")
 
@@ -105,7 +114,7 @@ def _mirror(
         if since is state:
             return set()
         # ``opts`` says ``since``: a keyword whose option changed needs its new value.
-        paths = differ(since, state)._leaves()
+        paths = differ(since, state).paths()
         changed = set()
         for keyword, path in _MIRROR_PATHS.items():
             if path in paths and hasattr(opts, keyword):

@@ -1,1 +1,0 @@
-"""Harness drivers shipped with optstate (see ``optstate check --driver``)."""
