@@ -26,8 +26,8 @@ $(STAMP15): pyproject.toml requirements/constraints-lk15.txt
 test: lint typecheck pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench tools
+	$(BIN)/ruff format --check src tests bench tools
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -51,7 +51,7 @@ bench: $(STAMP)
 ## rejections against the loopback server (bounded: SOAK_SECONDS, default 60)
 SOAK_SECONDS ?= 60
 soak: $(STAMP)
-	$(BIN)/python -m optstate._soak --seconds $(SOAK_SECONDS)
+	$(BIN)/python -m tools.soak --seconds $(SOAK_SECONDS)
 
 clean:
 	rm -rf $(VENV) $(VENV15) .pytest_cache .mypy_cache .ruff_cache .hypothesis

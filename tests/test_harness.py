@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import pytest
 from examples.toy_plugin import ToyDriver
+from hypothesis import HealthCheck, seed, settings
 
-from optstate.testing import Driver, check
+from optstate.testing import Driver, OptionsMachine, PropertyFailed, check, make_machine
+
+QUICK = settings(
+    max_examples=40,
+    stateful_step_count=10,
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
 
 
 class TestToy:
@@ -42,6 +52,76 @@ class TestToy:
         a = check(lambda: ToyDriver(broken=True), examples=50, seed_value=3)
         b = check(lambda: ToyDriver(broken=True), examples=50, seed_value=3)
         assert a.report == b.report
+
+
+@QUICK
+class FixedToyMachine(OptionsMachine):
+    """The README's subclassing example, on the fixed toy."""
+
+    driver_factory = staticmethod(lambda: ToyDriver(broken=False))
+
+
+#: Collected by pytest as a unittest TestCase: the fixed toy passes the machine.
+TestFixedToyMachine = FixedToyMachine.TestCase
+
+
+class RecordingToy(ToyDriver):
+    """The fixed toy, remembering every keyword it was asked to write."""
+
+    written: ClassVar[set[str]] = set()
+
+    def update_model(self, **kw: Any) -> None:
+        self.written.update(kw)
+        super().update_model(**kw)
+
+    def update_session(self, index: int, **kw: Any) -> None:
+        self.written.update(kw)
+        super().update_session(index, **kw)
+
+
+class TestSubclassing:
+    def test_a_broken_toy_subclass_fails(self) -> None:
+        """A subclass whose factory is a plain function runs via .TestCase and fails on the broken toy."""
+
+        @seed(0)
+        @QUICK
+        class BrokenToyMachine(OptionsMachine):
+            def driver_factory() -> ToyDriver:  # type: ignore[misc]  # wrapped in staticmethod
+                return ToyDriver(broken=True)
+
+        with pytest.raises(PropertyFailed, match="the server's view equals the expected state") as info:
+            BrokenToyMachine.TestCase().runTest()
+        toy_paths = {"audio.output.voice", "audio.output.speed", "audio.input.turn_detection"}
+        assert info.value.paths, "the failure names the option paths it is about"
+        assert set(info.value.paths) <= toy_paths
+
+    def test_the_vocabulary_is_a_class_attribute(self) -> None:
+        """A subclass narrowing ``keywords`` writes only those keywords, through the driver's names."""
+
+        @seed(1)
+        @QUICK
+        class SpeedOnly(OptionsMachine):
+            driver_factory = staticmethod(lambda: RecordingToy(broken=False))
+            keywords: ClassVar[Mapping[str, str]] = {"speed": "audio.output.speed"}
+
+        RecordingToy.written.clear()
+        SpeedOnly.TestCase().runTest()
+        assert RecordingToy.written == {"speed"}
+
+    def test_make_machine_is_a_subclass(self) -> None:
+        """make_machine returns an OptionsMachine subclass holding the factory."""
+        machine = make_machine(lambda: ToyDriver(broken=False))
+        assert issubclass(machine, OptionsMachine)
+        assert isinstance(machine.driver_factory(), ToyDriver)
+
+    def test_a_machine_without_a_factory_says_so(self) -> None:
+        """Forgetting driver_factory is a TypeError that says what to set."""
+
+        class NoDriver(OptionsMachine):
+            pass
+
+        with pytest.raises(TypeError, match="no driver_factory"):
+            NoDriver()
 
 
 def test_the_pytest_fixture_checks_a_driver(optstate_check: Any) -> None:

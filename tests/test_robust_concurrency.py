@@ -16,11 +16,11 @@ from typing import Any
 
 import aiohttp
 import pytest
+from tools.soak import Link, RecordingServer, check_connections, check_links
 
 import optstate
 from optstate import Store
 from optstate import _store as store_module
-from optstate._soak import Link, RecordingServer, check_connections, check_links
 from optstate.openai import OpenAICodec, Prompt, RealtimeOptions, decode_update, encode_session
 
 N_WRITERS = 6

@@ -3,7 +3,7 @@ dropped with updates in flight or during the reconnect's own update, bursts of
 rejections, late and silent servers. Once a session is connected again, the
 server holds exactly its desired state; no write is lost, none applied twice.
 
-The client loop is :class:`optstate._soak.Link`: a SessionState driven the way
+The client loop is :class:`tools.soak.Link`: a SessionState driven the way
 a plugin drives it (sync, then send; every event to on_server_event; on a
 disconnect, reconnect and on_reconnect)."""
 
@@ -15,10 +15,10 @@ from typing import Any
 
 import aiohttp
 import pytest
+from tools.soak import Expected, Link, RecordingServer, check_connections, check_links, soak
 
 import optstate
 from optstate import Store
-from optstate._soak import Expected, Link, RecordingServer, check_connections, check_links, soak
 from optstate.openai import RealtimeOptions
 
 pytestmark = pytest.mark.timeout(60)

@@ -3,8 +3,8 @@
 A :class:`Driver` adapts one realtime plugin: it creates a model and sessions,
 calls model-level and session-level ``update_options(**kwargs)``, hands over
 the client events each session put on the wire, and (optionally) feeds server
-replies and forces reconnects. :func:`check` runs random programs of writes
-over 1-3 sessions through it and, after every step, for every session, checks:
+replies and forces reconnects. :class:`OptionsMachine` runs random programs of
+writes over 1-3 sessions through it and, after every step, for every session, checks:
 
 1. **server view** — the session's initial config with every captured
    ``session.update`` applied by optstate's reference ``apply`` — equals the
@@ -20,15 +20,26 @@ The expected state comes from optstate's own semantics, never from the plugin.
 On failure the report names the property and session, shows expected vs the
 server's view, and prints the shrunk program as runnable Python.
 
+Three ways to run it: :func:`check` (a :class:`CheckResult` with the minimal
+program), :func:`assert_plugin_correct` (or the ``optstate_check`` pytest
+fixture), and, as any Hypothesis state machine, a subclass's ``TestCase``::
+
+    class MyPluginMachine(OptionsMachine):
+        driver_factory = staticmethod(make_my_driver)
+
+    TestMyPlugin = MyPluginMachine.TestCase
+
 Imports Hypothesis (``pip install 'optstate[testing]'``).
 """
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
+import types
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol, TextIO, runtime_checkable
+from typing import Any, ClassVar, NoReturn, Protocol, TextIO, runtime_checkable
 
 import attrs
 
@@ -37,23 +48,24 @@ try:
     from hypothesis import strategies as st
     from hypothesis.stateful import (
         RuleBasedStateMachine,
-        get_state_machine_test,
         invariant,
         precondition,
         rule,
+        run_state_machine_as_test,
     )
 except ImportError as e:  # pragma: no cover - depends on the environment
     raise ImportError("optstate.testing needs Hypothesis: pip install 'optstate[testing]'") from e
 
 from . import _patch
 from ._errors import OptStateError, safe_repr
-from .openai import PLUGIN_KEYWORDS as KEYWORDS
-from .openai import RealtimeOptions, decode_update, refusals
-from .strategies import plugin_writes
+from ._harness import Op, SessionModel, changed_paths, diff_lines, error_reply, minimize, roll_back
+from .openai import PLUGIN_KEYWORDS, Dialect, RealtimeOptions, decode_update, encode_session, refusals
+from .strategies import leaf_paths, plugin_writes
 
 __all__ = [
     "CheckResult",
     "Driver",
+    "OptionsMachine",
     "PropertyFailed",
     "assert_plugin_correct",
     "check",
@@ -65,7 +77,7 @@ __all__ = [
 @runtime_checkable
 class Driver(Protocol):
     """Adapts one realtime plugin to the harness. Methods are synchronous: an
-    async plugin runs its own loop (see ``optstate.testing_livekit``).
+    async plugin runs its own event loop (as the shipped livekit drivers do).
 
     Values passed to ``update_model``/``update_session`` are neutral JSON-like
     values (``1.5``, ``"marin"``, ``None``, ``{"type": "server_vad", ...}``);
@@ -129,12 +141,10 @@ def default_render(op: str, index: int | None, kwargs: Mapping[str, Any]) -> str
     return f"# {op}"
 
 
-Op = tuple[str, "int | None", dict[str, Any]]
-
-
 class PropertyFailed(AssertionError):
     """A harness property does not hold. ``prop`` names it, ``session`` the session,
-    ``details`` show expected vs the server's view, ``ops`` is the program."""
+    ``details`` show expected vs the server's view, ``ops`` is the program and
+    ``paths`` the option paths the failure is about (empty when it names none)."""
 
     def __init__(
         self,
@@ -143,9 +153,12 @@ class PropertyFailed(AssertionError):
         details: list[str],
         ops: list[Op],
         render: Callable[[str, int | None, Mapping[str, Any]], str],
+        *,
+        paths: Sequence[str] = (),
     ) -> None:
         self.prop, self.session, self.details = prop, session, details
         self.ops, self.render = ops, render
+        self.paths = tuple(paths)
         super().__init__(self.report())
 
     def report(self) -> str:
@@ -156,276 +169,284 @@ class PropertyFailed(AssertionError):
         return "\n".join(lines + ["    " + line for line in program])
 
 
-@attrs.define
-class _Session:
-    expected: RealtimeOptions
-    server: RealtimeOptions
-    reject_next: bool = False
-    # keyword -> the value as last written (model or session level), for no-op repeats
-    spelled: dict[str, Any] = attrs.Factory(dict)
+@functools.cache
+def _writes(vocabulary: tuple[str, ...]) -> st.SearchStrategy[dict[str, Any]]:
+    return plugin_writes(vocabulary)
 
 
-def _leaves(state: RealtimeOptions) -> dict[str, Any]:
-    return {p: _patch.get(state, p) for p in _PATHS}
-
-
-def _paths() -> list[str]:
-    from .strategies import leaf_paths
-
-    return leaf_paths(RealtimeOptions)
-
-
-_PATHS = _paths()
-
-
-def _diff_lines(expected: RealtimeOptions, actual: RealtimeOptions) -> list[str]:
-    e, a = _leaves(expected), _leaves(actual)
-    return [
-        f"    {p}: expected {safe_repr(e[p])}, server has {safe_repr(a[p])}" for p in _PATHS if e[p] != a[p]
-    ]
-
-
-def make_machine(
-    driver_factory: Callable[[], Driver], *, validate: bool = True
-) -> type[RuleBasedStateMachine]:
-    """The checker as a ``RuleBasedStateMachine`` class (use ``.TestCase`` in pytest)."""
-    if validate:
-        from .openai.official import validate_event
-    else:  # pragma: no cover - openai is a test dependency
-
-        def validate_event(event: dict[str, Any], dialect: str = "ga") -> None:
-            return None
-
-    probe = driver_factory()
-    if not isinstance(probe, Driver):
+def _driver_of(machine: type[OptionsMachine]) -> Driver:
+    """A new driver from ``machine.driver_factory``; TypeError if it is no Driver."""
+    factory = getattr(machine, "driver_factory", None)
+    if factory is None:
+        raise TypeError(f"{machine.__name__} has no driver_factory: set it to a function returning a Driver")
+    driver = factory()
+    if not isinstance(driver, Driver):
         raise TypeError(
-            f"the driver factory must return a Driver (see optstate.testing.Driver); got {probe!r}"
+            f"the driver factory must return a Driver (see optstate.testing.Driver); got {driver!r}"
         )
-    keywords = [k for k in probe.keywords if k in KEYWORDS]
-    can_reply, can_reconnect = probe.can_reply, probe.can_reconnect
-    probe.close()
+    return driver
 
-    class PluginChecker(RuleBasedStateMachine):
-        def __init__(self) -> None:
-            super().__init__()
-            self.driver = driver_factory()
-            self.ops: list[Op] = []
-            self.sessions: list[_Session] = []
-            self.driver.start()
-            self._log("start", None, {})
-            self.defaults = RealtimeOptions()
-            self.spelled: dict[str, Any] = {}
-            self._open_session(first=True)
 
-        # -- the program -----------------------------------------------------------
+class OptionsMachine(RuleBasedStateMachine):
+    """The checker as a Hypothesis state machine: one instance runs one program
+    through one driver, checking every property after every step.
 
-        def _log(self, op: str, index: int | None, kwargs: Mapping[str, Any]) -> None:
-            self.ops.append((op, index, dict(kwargs)))
+    Subclass it and set :attr:`driver_factory`; run it with ``.TestCase`` (pytest
+    or unittest collect it) or ``hypothesis.stateful.run_state_machine_as_test``.
+    The other class attributes are the knobs of what it generates and compares.
+    Every broken property goes through :meth:`failed`, which raises it; the
+    :class:`PropertyFailed` names the option paths it is about, so a runner
+    can tell distinct bugs apart.
+    """
 
-        def _fail(self, prop: str, index: int | None, details: Sequence[str]) -> None:
-            raise PropertyFailed(prop, index, list(details), list(self.ops), self.driver.render)
+    #: Makes the driver for one program (a plain function is wrapped in ``staticmethod``).
+    driver_factory: ClassVar[Callable[[], Driver]]
+    #: The keyword vocabulary writes are drawn from, each mapped to the option path it
+    #: sets; a program uses the keywords both this and the driver's ``keywords`` name.
+    keywords: ClassVar[Mapping[str, str]] = PLUGIN_KEYWORDS
+    #: The option paths compared between the expected state and the server's view.
+    paths: ClassVar[Sequence[str]] = tuple(leaf_paths(RealtimeOptions))
+    #: The wire dialect the plugin speaks: how its events are decoded and validated.
+    dialect: ClassVar[Dialect] = "ga"
+    #: Whether every ``session.update`` is validated against the official schema.
+    validate_events: ClassVar[bool] = True
+    #: At most this many sessions per program.
+    max_sessions: ClassVar[int] = 3
 
-        def _open_session(self, *, first: bool = False) -> None:
-            index = self.driver.new_session()
-            self._log("session", index, {})
-            server = RealtimeOptions()
-            events = self.driver.events(index)
-            for event in self._updates(events, index):
-                server = _patch.apply(server, decode_update(event["session"]))
-                self._answer(index, server)
-            if first:
-                # The plugin's own defaults: what its first session was configured with.
-                self.defaults = server
-            session = _Session(expected=self.defaults, server=server, spelled=dict(self.spelled))
-            self.sessions.append(session)
-            self._check_view(index, session)
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        factory = cls.__dict__.get("driver_factory")
+        if isinstance(factory, types.FunctionType):
+            cls.driver_factory = staticmethod(factory)
 
-        def _updates(self, events: list[dict[str, Any]], index: int) -> list[dict[str, Any]]:
-            updates = [e for e in events if isinstance(e, dict) and e.get("type") == "session.update"]
+    def __init__(self) -> None:
+        super().__init__()
+        self.driver = _driver_of(type(self))
+        self.vocabulary = tuple(k for k in self.driver.keywords if k in self.keywords)
+        self.ops: list[Op] = []
+        self.sessions: list[SessionModel] = []
+        self.driver.start()
+        self._log("start", None, {})
+        self.defaults = RealtimeOptions()
+        self.spelled: dict[str, Any] = {}
+        self._open_session(first=True)
+
+    # -- the program -----------------------------------------------------------
+
+    def _log(self, op: str, index: int | None, kwargs: Mapping[str, Any]) -> None:
+        self.ops.append((op, index, dict(kwargs)))
+
+    def failed(self, failure: PropertyFailed) -> NoReturn:
+        """Called with every broken property; raises it (a subclass may raise
+        something else, but must raise: the program cannot go on)."""
+        raise failure
+
+    def _fail(self, prop: str, index: int | None, details: Sequence[str], paths: Sequence[str]) -> NoReturn:
+        ops, render = list(self.ops), self.driver.render
+        self.failed(PropertyFailed(prop, index, list(details), ops, render, paths=paths))
+
+    def _change(self, kwargs: Mapping[str, Any]) -> _patch.Patch:
+        return _patch.patch(RealtimeOptions, {self.keywords[k]: v for k, v in kwargs.items()})
+
+    def _open_session(self, *, first: bool = False) -> None:
+        index = self.driver.new_session()
+        self._log("session", index, {})
+        server = RealtimeOptions()
+        for event in self._updates(self.driver.events(index), index):
+            server = _patch.apply(server, decode_update(event["session"], self.dialect))
+            self._answer(index, server)
+        if first:
+            # The plugin's own defaults: what its first session was configured with.
+            self.defaults = server
+        session = SessionModel(expected=self.defaults, server=server, spelled=dict(self.spelled))
+        self.sessions.append(session)
+        self._check_view(index, session)
+
+    def _updates(self, events: list[dict[str, Any]], index: int) -> list[dict[str, Any]]:
+        updates = [e for e in events if isinstance(e, dict) and e.get("type") == "session.update"]
+        if self.validate_events:
+            from .openai.official import validate_event
+
             for e in updates:
                 try:
-                    validate_event(e)
+                    validate_event(e, self.dialect)
                 except OptStateError as err:
-                    self._fail("every event validates against the official schema", index, [f"    {err}"])
-            return updates
+                    prop = "every event validates against the official schema"
+                    self._fail(prop, index, [f"    {err}"], ())
+        return updates
 
-        def _answer(self, index: int, server: RealtimeOptions) -> None:
-            if can_reply:
-                from .openai import encode_session
+    def _answer(self, index: int, server: RealtimeOptions) -> None:
+        if self.driver.can_reply:
+            event = {"type": "session.updated", "session": encode_session(server, self.dialect)}
+            self.driver.reply(index, event)
 
-                self.driver.reply(index, {"type": "session.updated", "session": encode_session(server)})
+    def _pump(self, named: set[str], targets: set[int], expected_before: list[RealtimeOptions]) -> None:
+        """Collect what every session sent, play the server, check properties 2-3."""
+        after_write = [s.expected for s in self.sessions]  # before any rollback
+        for index, session in enumerate(self.sessions):
+            before = session.server
+            events = self._updates(self.driver.events(index), index)
+            changes: list[_patch.Patch] = []
+            for event in events:
+                change = decode_update(event["session"], self.dialect)
+                changes.append(change)
+                if session.reject_next:
+                    session.reject_next = False
+                    roll_back(session, change)
+                    self.driver.reply(index, error_reply(event))
+                    continue
+                session.server = _patch.apply(session.server, change)
+                self._answer(index, session.server)
+            unchanged = after_write[index] == expected_before[index]
+            if events and unchanged and before == after_write[index]:
+                self._fail(
+                    "a write that changes nothing puts nothing on the wire",
+                    index,
+                    [f"    sent: {safe_repr(e.get('session'))}" for e in events],
+                    changed_paths(changes),
+                )
+            moved = set(_patch.diff(before, session.server).paths())
+            allowed = named if index in targets else set()
+            if not moved <= allowed:
+                self._fail(
+                    "a write changes no field it did not name",
+                    index,
+                    [
+                        f"    named: {sorted(allowed) or 'nothing (another session was written)'}",
+                        f"    changed on the server: {sorted(moved - allowed)}",
+                    ],
+                    sorted(moved - allowed),
+                )
 
-        def _pump(self, named: set[str], targets: set[int], expected_before: list[RealtimeOptions]) -> None:
-            """Collect what every session sent, play the server, check properties 2-3."""
-            after_write = [s.expected for s in self.sessions]  # before any rollback
-            for index, session in enumerate(self.sessions):
-                before = session.server
-                events = self._updates(self.driver.events(index), index)
-                for event in events:
-                    change = decode_update(event["session"])
-                    if session.reject_next:
-                        session.reject_next = False
-                        self._reject(index, session, event, change)
-                        continue
-                    session.server = _patch.apply(session.server, change)
-                    self._answer(index, session.server)
-                unchanged = after_write[index] == expected_before[index]
-                if events and unchanged and before == after_write[index]:
-                    self._fail(
-                        "a write that changes nothing puts nothing on the wire",
-                        index,
-                        [f"    sent: {safe_repr(e.get('session'))}" for e in events],
-                    )
-                moved = set(_patch.diff(before, session.server).paths())
-                allowed = named if index in targets else set()
-                if not moved <= allowed:
-                    self._fail(
-                        "a write changes no field it did not name",
-                        index,
-                        [
-                            f"    named: {sorted(allowed) or 'nothing (another session was written)'}",
-                            f"    changed on the server: {sorted(moved - allowed)}",
-                        ],
-                    )
+    def _check_view(self, index: int, session: SessionModel) -> None:
+        gap = _patch.diff(session.server, session.expected)
+        waiting = {r.path for r in refusals(session.server, gap, audio_started=False)}
+        lines = diff_lines(session.expected, session.server, self.paths)
+        wrong = [p for p in lines if p not in waiting]
+        if wrong:
+            self._fail("the server's view equals the expected state", index, [lines[p] for p in wrong], wrong)
 
-        def _reject(self, index: int, session: _Session, event: dict[str, Any], change: _patch.Patch) -> None:
-            # Reference semantics: the rejected fields of the expected state return
-            # to what the server holds, where they still hold the refused value.
-            back = {
-                p: _patch.get(session.server, p)
-                for p, v in change.paths().items()
-                if _patch.get(session.expected, p) == v and _patch.get(session.server, p) != v
-            }
-            if back:
-                session.expected = _patch.apply(session.expected, _patch.patch(RealtimeOptions, back))
-            self.driver.reply(
-                index,
-                {
-                    "type": "error",
-                    "event_id": "event_optstate_harness",
-                    "error": {
-                        "type": "invalid_request_error",
-                        "code": "rejected_by_harness",
-                        "message": "rejected by the optstate harness",
-                        "param": None,
-                        "event_id": event.get("event_id"),
-                    },
-                },
-            )
+    # -- one step; rules draw its arguments, replay calls it directly ------------
 
-        def _check_view(self, index: int, session: _Session) -> None:
-            gap = _patch.diff(session.server, session.expected)
-            waiting = {r.path for r in refusals(session.server, gap, audio_started=False)}
-            diff_lines = [
-                line
-                for line in _diff_lines(session.expected, session.server)
-                if line.split(":")[0].strip() not in waiting
-            ]
-            if diff_lines:
-                self._fail("the server's view equals the expected state", index, diff_lines)
+    def do(self, op: str, index: int | None, kwargs: dict[str, Any]) -> None:
+        """Run one step of a program and check every property after it."""
+        if op == "session":
+            self._open_session()
+        elif op == "model":
+            self._log(op, None, kwargs)
+            self.driver.update_model(**kwargs)
+            change = self._change(kwargs)
+            self.defaults = _patch.apply(self.defaults, change)
+            self.spelled.update(kwargs)
+            before = [s.expected for s in self.sessions]
+            for s in self.sessions:
+                s.expected = _patch.apply(s.expected, change)
+                s.spelled.update(kwargs)
+            self._pump({self.keywords[k] for k in kwargs}, set(range(len(self.sessions))), before)
+        elif op == "update":
+            assert index is not None
+            self._log(op, index, kwargs)
+            self.driver.update_session(index, **kwargs)
+            before = [s.expected for s in self.sessions]
+            session = self.sessions[index]
+            session.expected = _patch.apply(session.expected, self._change(kwargs))
+            session.spelled.update(kwargs)
+            self._pump({self.keywords[k] for k in kwargs}, {index}, before)
+        elif op == "reject":
+            assert index is not None
+            self._log(op, index, {})
+            prepare = getattr(self.driver, "reject_next", None)
+            if prepare is not None and not self.sessions[index].reject_next:
+                prepare(index)  # a real server: tell it now, once per pending rejection
+            self.sessions[index].reject_next = True
+        elif op == "reconnect":
+            assert index is not None
+            self._log(op, index, {})
+            self.driver.reconnect(index)
+            session = self.sessions[index]
+            session.server = RealtimeOptions()
+            session.reject_next = False
+            for event in self._updates(self.driver.events(index), index):
+                session.server = _patch.apply(session.server, decode_update(event["session"], self.dialect))
+                self._answer(index, session.server)
+        self.server_view_matches()
 
-        # -- one step; rules draw its arguments, replay calls it directly ------------
+    def writes(self) -> st.SearchStrategy[dict[str, Any]]:
+        """The ``update_options`` keyword arguments a write step draws: one or more
+        keywords of :attr:`vocabulary` with neutral JSON-like values."""
+        return _writes(self.vocabulary)
 
-        def do(self, op: str, index: int | None, kwargs: dict[str, Any]) -> None:
-            """Run one step of a program and check every property after it."""
-            if op == "session":
-                self._open_session()
-            elif op == "model":
-                self._log(op, None, kwargs)
-                self.driver.update_model(**kwargs)
-                change = _patch.patch(RealtimeOptions, {KEYWORDS[k]: v for k, v in kwargs.items()})
-                self.defaults = _patch.apply(self.defaults, change)
-                self.spelled.update(kwargs)
-                before = [s.expected for s in self.sessions]
-                for s in self.sessions:
-                    s.expected = _patch.apply(s.expected, change)
-                    s.spelled.update(kwargs)
-                self._pump({KEYWORDS[k] for k in kwargs}, set(range(len(self.sessions))), before)
-            elif op == "update":
-                assert index is not None
-                self._log(op, index, kwargs)
-                self.driver.update_session(index, **kwargs)
-                change = _patch.patch(RealtimeOptions, {KEYWORDS[k]: v for k, v in kwargs.items()})
-                before = [s.expected for s in self.sessions]
-                session = self.sessions[index]
-                session.expected = _patch.apply(session.expected, change)
-                session.spelled.update(kwargs)
-                self._pump({KEYWORDS[k] for k in kwargs}, {index}, before)
-            elif op == "reject":
-                assert index is not None
-                self._log(op, index, {})
-                prepare = getattr(self.driver, "reject_next", None)
-                if prepare is not None and not self.sessions[index].reject_next:
-                    prepare(index)  # a real server: tell it now, once per pending rejection
-                self.sessions[index].reject_next = True
-            elif op == "reconnect":
-                assert index is not None
-                self._log(op, index, {})
-                self.driver.reconnect(index)
-                session = self.sessions[index]
-                session.server = RealtimeOptions()
-                session.reject_next = False
-                for event in self._updates(self.driver.events(index), index):
-                    session.server = _patch.apply(session.server, decode_update(event["session"]))
-                    self._answer(index, session.server)
-            self.server_view_matches()
+    def _pick(self, data: st.DataObject) -> int:
+        return data.draw(st.integers(0, len(self.sessions) - 1), label="session")
 
-        def _pick(self, data: st.DataObject) -> int:
-            return data.draw(st.integers(0, len(self.sessions) - 1), label="session")
+    # -- rules -------------------------------------------------------------------
 
-        # -- rules -------------------------------------------------------------------
+    @precondition(lambda self: len(self.sessions) < self.max_sessions)
+    @rule()
+    def new_session(self) -> None:
+        """Open another session."""
+        self.do("session", None, {})
 
-        @precondition(lambda self: len(self.sessions) < 3)
-        @rule()
-        def new_session(self) -> None:
-            self.do("session", None, {})
+    @rule(data=st.data())
+    def model_update(self, data: st.DataObject) -> None:
+        """A model-level write."""
+        self.do("model", None, data.draw(self.writes(), label="kwargs"))
 
-        @rule(kwargs=plugin_writes(keywords))
-        def model_update(self, kwargs: dict[str, Any]) -> None:
-            self.do("model", None, kwargs)
+    @rule(data=st.data())
+    def session_update(self, data: st.DataObject) -> None:
+        """A session-level write to one session."""
+        kwargs = data.draw(self.writes(), label="kwargs")
+        self.do("update", self._pick(data), kwargs)
 
-        @rule(data=st.data(), kwargs=plugin_writes(keywords))
-        def session_update(self, data: st.DataObject, kwargs: dict[str, Any]) -> None:
-            self.do("update", self._pick(data), kwargs)
+    @precondition(lambda self: any(s.spelled for s in self.sessions))
+    @rule(data=st.data())
+    def same_value_again(self, data: st.DataObject) -> None:
+        """Repeat on one session a write of the value it has, spelled as it was
+        written (a no-op: nothing may go on the wire)."""
+        candidates = [
+            (i, k)
+            for i, s in enumerate(self.sessions)
+            for k, v in sorted(s.spelled.items())
+            if _patch.get(s.expected, self.keywords[k])
+            == _patch.get(_patch.set(s.expected, self.keywords[k], v), self.keywords[k])
+        ]
+        if candidates:
+            index, keyword = data.draw(st.sampled_from(candidates), label="repeat")
+            self.do("update", index, {keyword: self.sessions[index].spelled[keyword]})
 
-        @precondition(lambda self: any(s.spelled for s in self.sessions))
-        @rule(data=st.data())
-        def same_value_again(self, data: st.DataObject) -> None:
-            """Repeat on one session a write of the value it has, spelled as it was
-            written (a no-op: nothing may go on the wire)."""
-            candidates = [
-                (i, k)
-                for i, s in enumerate(self.sessions)
-                for k, v in sorted(s.spelled.items())
-                if _patch.get(s.expected, KEYWORDS[k])
-                == _patch.get(_patch.set(s.expected, KEYWORDS[k], v), KEYWORDS[k])
-            ]
-            if candidates:
-                index, keyword = data.draw(st.sampled_from(candidates), label="repeat")
-                self.do("update", index, {keyword: self.sessions[index].spelled[keyword]})
+    @precondition(lambda self: self.driver.can_reply)
+    @rule(data=st.data())
+    def reject_next_update(self, data: st.DataObject) -> None:
+        """The server will reject one session's next update."""
+        self.do("reject", self._pick(data), {})
 
-        @precondition(lambda self: can_reply)
-        @rule(data=st.data())
-        def reject_next_update(self, data: st.DataObject) -> None:
-            self.do("reject", self._pick(data), {})
+    @precondition(lambda self: self.driver.can_reconnect)
+    @rule(data=st.data())
+    def reconnect(self, data: st.DataObject) -> None:
+        """One session's connection drops."""
+        self.do("reconnect", self._pick(data), {})
 
-        @precondition(lambda self: can_reconnect)
-        @rule(data=st.data())
-        def reconnect(self, data: st.DataObject) -> None:
-            self.do("reconnect", self._pick(data), {})
+    # -- the property checked after every step -----------------------------------
 
-        # -- the property checked after every step -----------------------------------
+    @invariant()
+    def server_view_matches(self) -> None:
+        """Property 1, for every session."""
+        for index, session in enumerate(self.sessions):
+            self._check_view(index, session)
 
-        @invariant()
-        def server_view_matches(self) -> None:
-            for index, session in enumerate(self.sessions):
-                self._check_view(index, session)
+    def teardown(self) -> None:
+        """Close the driver."""
+        self.driver.close()
 
-        def teardown(self) -> None:
-            self.driver.close()
 
-    PluginChecker.__name__ = PluginChecker.__qualname__ = "PluginChecker"
-    return PluginChecker
+def make_machine(driver_factory: Callable[[], Driver], *, validate: bool = True) -> type[OptionsMachine]:
+    """An :class:`OptionsMachine` subclass running ``driver_factory``'s drivers (use
+    ``.TestCase`` in pytest). Makes one driver at once, to raise TypeError here if
+    the factory returns no :class:`Driver`."""
+    attributes = {"driver_factory": staticmethod(driver_factory), "validate_events": validate}
+    machine = type("PluginChecker", (OptionsMachine,), attributes)
+    _driver_of(machine).close()
+    return machine
 
 
 @attrs.frozen
@@ -459,7 +480,15 @@ def check(
 ) -> CheckResult:
     """Run random programs through a driver; return the result (never raises for
     a property failure: the report is in the result)."""
-    machine = make_machine(driver_factory)
+    return _check_machine(
+        make_machine(driver_factory), examples=examples, seed_value=seed_value, steps=steps, progress=progress
+    )
+
+
+def _check_machine(
+    machine: type[OptionsMachine], *, examples: int, seed_value: int, steps: int, progress: TextIO | None
+) -> CheckResult:
+    """:func:`check` for any :class:`OptionsMachine` subclass."""
     count = [0]
     started = time.monotonic()
 
@@ -472,34 +501,35 @@ def check(
                 print("\r" + line if tty else line, end="" if tty else "\n", file=progress, flush=True)
             super().__init__()
 
-    test = get_state_machine_test(
-        Counting,
-        settings=settings(
-            max_examples=examples,
-            stateful_step_count=steps,
-            deadline=None,
-            database=None,
-            phases=[Phase.generate, Phase.shrink],
-            suppress_health_check=list(HealthCheck),
-            report_multiple_bugs=False,
-            print_blob=False,
-        ),
+    Counting.__name__ = Counting.__qualname__ = machine.__name__
+    options = settings(
+        max_examples=examples,
+        stateful_step_count=steps,
+        deadline=None,
+        database=None,
+        phases=[Phase.generate, Phase.shrink],
+        suppress_health_check=list(HealthCheck),
+        report_multiple_bugs=False,
+        print_blob=False,
     )
     try:
-        seed(seed_value)(test)()
+        run_state_machine_as_test(seed(seed_value)(Counting), settings=options)
     except PropertyFailed as e:
         if progress is not None:
             print(f"\n  failure found after {count[0]} programs; minimising", file=progress, flush=True)
-        failure = _minimize(machine, e)
-        return CheckResult(
-            False, count[0], seed_value, time.monotonic() - started, failure.report(), examples
-        )
+        failure = minimize(e, functools.partial(_replay, machine), _same_property)
+        seconds = time.monotonic() - started
+        return CheckResult(False, count[0], seed_value, seconds, failure.report(), examples)
     if progress is not None:
         print(file=progress)
     return CheckResult(True, count[0], seed_value, time.monotonic() - started, "", examples)
 
 
-def _replay(machine: type[Any], ops: list[Op]) -> PropertyFailed | None:
+def _same_property(found: PropertyFailed, best: PropertyFailed) -> bool:
+    return found.prop == best.prop
+
+
+def _replay(machine: type[OptionsMachine], ops: list[Op]) -> PropertyFailed | None:
     """Run a recorded program again; the failure it ends in, if any."""
     m = machine()
     try:
@@ -512,29 +542,6 @@ def _replay(machine: type[Any], ops: list[Op]) -> PropertyFailed | None:
     finally:
         m.teardown()
     return None
-
-
-def _minimize(machine: type[Any], failure: PropertyFailed) -> PropertyFailed:
-    """Delta debugging on top of Hypothesis' shrinking: drop steps, then keywords,
-    while the same property still breaks. Replays are deterministic, so the
-    printed program reproduces on its own."""
-    best = failure
-    improved = True
-    while improved:
-        improved = False
-        ops = best.ops
-        candidates = [ops[:i] + ops[i + 1 :] for i in range(len(ops) - 1, 1, -1)]
-        for i, (op, index, kwargs) in enumerate(ops):
-            if len(kwargs) > 1:
-                for key in kwargs:
-                    smaller = {k: v for k, v in kwargs.items() if k != key}
-                    candidates.append([*ops[:i], (op, index, smaller), *ops[i + 1 :]])
-        for candidate in candidates:
-            found = _replay(machine, candidate)
-            if found is not None and found.prop == best.prop and len(found.ops) <= len(ops):
-                best, improved = found, True
-                break
-    return best
 
 
 def assert_plugin_correct(

@@ -3,7 +3,10 @@ with random drops, rejections, late and silent answers, checked throughout.
 
 ::
 
-    python -m optstate._soak [--seconds 60] [--sessions 4] [--seed N]
+    python -m tools.soak [--seconds 60] [--sessions 4] [--seed N]    # from the repository root
+
+(``make soak`` runs it.) A test program, not part of the installed package: it
+uses only optstate's public API, and tests import its :class:`Link` and checks.
 
 Each session is a :class:`Link`: a :class:`~optstate.SessionState` driving a
 websocket to the loopback :class:`~optstate.server.RealtimeServer` the way a
@@ -20,7 +23,7 @@ send), and then, for every session:
   that already held that value (until a rejection made the client's view of
   the server stale), and no update was applied twice.
 
-It prints the counts and exits 1 on any mismatch. Edge module: imports aiohttp.
+It prints the counts and exits 1 on any mismatch. Needs aiohttp.
 """
 
 from __future__ import annotations
@@ -40,11 +43,10 @@ from urllib.parse import quote
 try:
     import aiohttp
 except ImportError as e:  # pragma: no cover - depends on the environment
-    raise ImportError("optstate._soak needs aiohttp: pip install 'optstate[server]'") from e
+    raise ImportError("tools.soak needs aiohttp: pip install 'optstate[server]'") from e
 
-from ._patch import apply, diff, get, patch
-from ._store import Rejection, SessionState, Store
-from .openai import (
+from optstate import Rejection, SessionState, Store, apply, diff, get, patch
+from optstate.openai import (
     FunctionTool,
     McpTool,
     NoiseReduction,
@@ -54,9 +56,19 @@ from .openai import (
     Transcription,
     decode_update,
 )
-from .server import RealtimeServer, ServerSession
+from optstate.server import RealtimeServer, ServerSession
 
-__all__ = ["Counts", "Link", "RecordingServer", "check_links", "main", "soak"]
+__all__ = [
+    "VALUES",
+    "Counts",
+    "Expected",
+    "Link",
+    "RecordingServer",
+    "check_connections",
+    "check_links",
+    "main",
+    "soak",
+]
 
 #: Values the soak writes, per option path (all valid; MCP carries a secret).
 VALUES: dict[str, Sequence[Any]] = {
@@ -92,6 +104,8 @@ class RecordingServer(RealtimeServer):
         super().__init__(**kwargs)
         self.outcomes: dict[int, list[tuple[dict[str, Any], bool]]] = {}
 
+    # The server's handler of one session.update (a protected hook of RealtimeServer):
+    # the only place that knows whether an update was applied when no answer is sent.
     def _on_session_update(
         self, conn: ServerSession, event: dict[str, Any], client_id: str | None
     ) -> list[dict[str, Any]]:
@@ -507,8 +521,8 @@ async def _settle_and_check(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m optstate._soak``: run, print the counts, exit 1 on a mismatch."""
-    parser = argparse.ArgumentParser(prog="python -m optstate._soak", description=__doc__.split("\n\n")[0])
+    """``python -m tools.soak``: run, print the counts, exit 1 on a mismatch."""
+    parser = argparse.ArgumentParser(prog="python -m tools.soak", description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=60.0, help="how long to run (default 60)")
     parser.add_argument("--sessions", type=int, default=4, help="sessions at once (default 4)")
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: a new one)")
@@ -523,7 +537,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("  MISMATCH " + problem)
     print(f"soak done in {time.monotonic() - started:.1f} s: {counts.line()}")
     if counts.mismatches:
-        print(f"FAILED: reproduce with python -m optstate._soak --seconds {args.seconds:g} --seed {seed}")
+        print(f"FAILED: reproduce with python -m tools.soak --seconds {args.seconds:g} --seed {seed}")
         return 1
     return 0
 
