@@ -13,7 +13,9 @@ from hypothesis import strategies as st
 import optstate
 from optstate import Patch, UnsupportedInDialect, apply, diff
 from optstate.openai import (
+    PLUGIN_KEYWORDS,
     McpTool,
+    OpenAICodec,
     RealtimeOptions,
     RetentionRatio,
     VoiceId,
@@ -22,6 +24,7 @@ from optstate.openai import (
     encode,
     encode_session,
 )
+from optstate.openai._dialects import BETA
 from optstate.openai.official import SchemaViolation, validate_event
 from optstate.strategies import patches, realtime_options
 
@@ -210,3 +213,35 @@ class TestDecode:
             decode_update({"type": "realtime", "audio": {"output": junk}})
         except optstate.InvalidOption as e:
             assert e.path.startswith("audio.output.")
+
+
+class TestNameTable:
+    """The beta name table (``optstate.openai._dialects.BETA``) and what is derived from it."""
+
+    @pytest.mark.parametrize("path", sorted(BETA.options))
+    def test_every_listed_option_round_trips_under_its_flat_name(self, path: str) -> None:
+        """A change of any option beta has is sent under its flat name and decodes back."""
+        change = optstate.patch(RealtimeOptions, {path: optstate.get(RealtimeOptions(), path)})
+        session = encode(change, "beta")["session"]  # type: ignore[index]
+        assert list(session) == [BETA.key(path)]
+        assert decode_update(session, "beta") == change
+
+    def test_paths_map_both_ways(self) -> None:
+        """wire_path renames a GA path (and places below it); ga_path undoes it."""
+        for path in BETA.options:
+            inside = path + ".x"
+            assert BETA.ga_path(BETA.wire_path(inside)) == inside
+        assert BETA.wire_path("audio.input.turn_detection.threshold") == "turn_detection.threshold"
+        assert BETA.wire_path("truncation") == "truncation"
+
+    def test_codec_param_path_reads_beta_names(self) -> None:
+        """An error's beta ``param`` names the GA option path."""
+        codec = OpenAICodec(dialect="beta")
+        assert codec.param_path("session.max_response_output_tokens") == "max_output_tokens"
+        assert codec.param_path("session.audio.output.speed") == "audio.output.speed"
+        assert OpenAICodec().param_path("session.turn_detection") == "turn_detection"
+
+    def test_plugin_keywords_are_flat_names(self) -> None:
+        """Each plugin keyword is its option's beta name, or its GA name where beta has none."""
+        for keyword, path in PLUGIN_KEYWORDS.items():
+            assert keyword == BETA.key(path)

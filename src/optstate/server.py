@@ -49,6 +49,7 @@ except ImportError as e:  # pragma: no cover - depends on the environment
 from ._errors import InvalidOption
 from ._patch import apply
 from .openai import Dialect, RealtimeOptions, decode_update, encode_session, refusals
+from .openai._dialects import FLAT_DIALECTS
 
 __all__ = ["RealtimeServer", "ServerSession"]
 
@@ -62,19 +63,6 @@ REFUSAL_CODES = {
     "model": "cannot_update_model",
     "audio.output.voice": "cannot_update_voice",
     "tracing": "cannot_update_tracing",
-}
-
-#: GA option paths whose beta wire name differs (for an error's ``param``).
-_BETA_KEYS = {
-    "audio.output.voice": "voice",
-    "audio.output.speed": "speed",
-    "audio.output.format": "output_audio_format",
-    "audio.input.format": "input_audio_format",
-    "audio.input.turn_detection": "turn_detection",
-    "audio.input.transcription": "input_audio_transcription",
-    "audio.input.noise_reduction": "input_audio_noise_reduction",
-    "max_output_tokens": "max_response_output_tokens",
-    "output_modalities": "modalities",
 }
 
 #: 10 ms of silence: 24 kHz, 16-bit mono PCM.
@@ -657,12 +645,8 @@ def _param(path: str, dialect: Dialect) -> str | None:
         return None
     if path == "session" or path.startswith("session."):
         return path
-    if dialect == "beta":
-        for ga, beta in _BETA_KEYS.items():
-            if path == ga or path.startswith(ga + "."):
-                path = beta + path[len(ga) :]
-                break
-    return f"session.{path}"
+    flat = FLAT_DIALECTS.get(dialect)
+    return f"session.{path if flat is None else flat.wire_path(path)}"
 
 
 _Validator = Callable[[dict[str, Any], Dialect], "tuple[str, str | None] | None"]

@@ -31,7 +31,8 @@ from ._schema import (
     Transcription,
     VoiceId,
 )
-from ._wire import Dialect, decode, decode_update, encode, encode_session, to_json
+from ._values import to_json
+from ._wire import Dialect, decode, decode_update, encode, encode_session
 
 __all__ = [
     "PLUGIN_KEYWORDS",

@@ -9,6 +9,7 @@ import attrs
 
 from .._codec import Refusal, register_codec
 from .._patch import Patch, full_patch
+from ._dialects import FLAT_DIALECTS
 from ._rules import refusals
 from ._schema import RealtimeOptions
 from ._wire import Dialect, decode, encode
@@ -24,7 +25,7 @@ class OpenAICodec:
     """``session.update`` events in the ``ga`` or ``beta`` dialect, the server
     rules of :func:`refusals`, and what a new connection must be sent."""
 
-    dialect: Dialect = attrs.field(default="ga", validator=attrs.validators.in_(("ga", "beta")))
+    dialect: Dialect = attrs.field(default="ga", validator=attrs.validators.in_(("ga", *FLAT_DIALECTS)))
 
     def encode(self, change: Patch, *, event_id: str) -> dict[str, Any] | None:
         """The ``session.update`` for ``change`` (``None`` if empty)."""
@@ -48,27 +49,17 @@ class OpenAICodec:
 
     def param_path(self, param: str) -> str | None:
         """``"session.audio.output.speed"`` -> ``"audio.output.speed"`` (GA wire names
-        are the field names); beta names are mapped where they differ."""
+        are the field names); a flat dialect's names are mapped back to GA paths
+        (``"session.turn_detection.threshold"`` -> ``"audio.input.turn_detection.threshold"``)."""
         if not param:
             return None
         path = param.removeprefix("session.")
-        return _BETA_PATHS.get(path.split(".")[0], path) if self.dialect == "beta" else path
+        flat = FLAT_DIALECTS.get(self.dialect)
+        return path if flat is None else flat.ga_path(path)
 
     def audio_started(self, event: Mapping[str, Any]) -> bool:
         """True for the events that stream model audio."""
         return event.get("type") in AUDIO_EVENTS
 
-
-_BETA_PATHS = {
-    "voice": "audio.output.voice",
-    "speed": "audio.output.speed",
-    "turn_detection": "audio.input.turn_detection",
-    "input_audio_transcription": "audio.input.transcription",
-    "input_audio_noise_reduction": "audio.input.noise_reduction",
-    "input_audio_format": "audio.input.format",
-    "output_audio_format": "audio.output.format",
-    "max_response_output_tokens": "max_output_tokens",
-    "modalities": "output_modalities",
-}
 
 register_codec(RealtimeOptions, OpenAICodec)

@@ -1,0 +1,293 @@
+"""How the schema's field values are checked and read from and written to JSON.
+
+The field specifications in :mod:`._schema` use what is here: decoders (JSON
+value -> field value, raising :class:`~optstate.InvalidOption` with a path
+relative to the field), converters (the ``dict`` form of a record becomes the
+record), validators, :func:`holding` (a record-valued field, its converter,
+validator and decoder derived from its record classes) and :func:`to_json`
+(field value -> JSON value).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+from pyrsistent import PMap, PVector, pvector
+
+from .._errors import InvalidOption
+from .._record import (
+    PVECTOR,
+    either,
+    instance,
+    is_record,
+    leaf,
+    optional,
+    specs,
+    text,
+    to_vector,
+    vector_of,
+)
+
+__all__ = [
+    "Decoder",
+    "holding",
+    "max_tokens",
+    "modalities",
+    "record_decoder",
+    "redacted",
+    "to_json",
+    "voice_field",
+]
+
+Decoder = Callable[[Any], Any]
+Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
+
+
+def to_json(value: Any) -> Any:
+    """The JSON form of a field value: records become objects (with their ``type``
+    tag, ``None`` fields left out), persistent collections become lists and dicts."""
+    if value is None or type(value) in (str, int, float, bool):
+        return value
+    if isinstance(value, PVector | list | tuple):
+        return [to_json(v) for v in value]
+    if isinstance(value, PMap | dict):
+        return {k: to_json(v) for k, v in value.items()}
+    if is_record(value):
+        tag = getattr(type(value), "TYPE", None)
+        out: dict[str, Any] = {} if tag is None else {"type": tag}
+        for s in specs(type(value)):
+            v = getattr(value, s.name)
+            if v is not None:
+                out[s.wire] = to_json(v)
+        return out
+    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+
+
+def redacted(value: Any) -> str:
+    """The repr of a secret: never its value."""
+    return "'<redacted>'" if value is not None else "None"
+
+
+# -- record-valued fields ------------------------------------------------------------
+
+
+def holding(
+    name: str,
+    *classes: type,
+    rule: str,
+    default: Any = attrs.NOTHING,
+    factory: Callable[[], Any] | None = None,
+    strings: tuple[str, ...] = (),
+    nullable: bool | None = None,
+    many: bool = False,
+) -> Any:
+    """A leaf named ``name`` that holds a record of one of ``classes``, or one of
+    ``strings``, or ``None`` when ``nullable`` (by default: when ``default`` is
+    ``None``); when ``many``, a list of such records. Its decoder reads the
+    records' JSON form (the member of a union chosen by its ``type`` tag), its
+    converter turns that form into the record as the field is set (errors name
+    the field ``name``), and its validator refuses anything else with ``rule``."""
+    if len(classes) == 1 and getattr(classes[0], "TYPE", None) is None:
+        decoder = _strings_or(classes[0], strings, rule) if strings else record_decoder(classes[0])
+    else:
+        decoder = _union_decoder(*classes, strings=strings)
+    check = _records_or(classes, strings, rule)
+    if many:
+        decoder = _vector_decoder(decoder)
+        check = vector_of(check)
+    if nullable is None:
+        nullable = default is None
+    validator = optional(check) if nullable else check
+    return leaf(
+        default,
+        factory=factory,
+        converter=_many_converter(decoder, name) if many else _converter(decoder, name),
+        validator=validator,
+        decode=decoder,
+    )
+
+
+def voice_field(name: str, cls: type, *, default: str, rule: str) -> Any:
+    """A leaf that holds a name (a non-empty string) or a record of ``cls``."""
+    decoder = record_decoder(cls)
+
+    def convert(value: Any) -> Any:
+        if type(value) is str or not isinstance(value, Mapping):
+            return value
+        try:
+            return decoder(value)
+        except InvalidOption as e:
+            raise e.located(name) from None
+
+    return leaf(
+        default,
+        converter=convert,
+        validator=either(text(nonempty=True), instance(cls, rule=""), rule=rule),
+        decode=lambda v: v if type(v) is str else decoder(v),
+    )
+
+
+def _records_or(classes: tuple[type, ...], strings: tuple[str, ...], rule: str) -> Validator:
+    """Validator: a record of exactly one of ``classes``, or one of ``strings``."""
+
+    def check(_inst: Any, a: attrs.Attribute[Any], value: Any) -> None:
+        if type(value) in classes or (type(value) is str and value in strings):
+            return
+        raise InvalidOption(a.name, value, rule)
+
+    return check
+
+
+def _converter(decoder: Decoder, name: str) -> Callable[[Any], Any]:
+    """Field converter: JSON dicts/lists become records; errors name the field."""
+
+    def convert(value: Any) -> Any:
+        # Exact-type checks first: records (the common case) and strings pass as they are.
+        if value is None or type(value) is str or hasattr(type(value), "__attrs_attrs__"):
+            return value
+        if isinstance(value, Mapping | list | tuple):
+            try:
+                return decoder(value)
+            except InvalidOption as e:
+                raise e.located(name) from None
+        return value
+
+    return convert
+
+
+def _many_converter(decoder: Decoder, name: str) -> Callable[[Any], Any]:
+    """Lists become a ``PVector`` of records; JSON objects in them become records."""
+
+    def convert(value: Any) -> Any:
+        if type(value) is PVECTOR:
+            return value
+        if isinstance(value, list | tuple) and any(isinstance(x, Mapping) for x in value):
+            try:
+                return decoder(value)
+            except InvalidOption as e:
+                raise e.located(name) from None
+        return to_vector(value)
+
+    return convert
+
+
+# -- decoders: JSON value -> field value, raising InvalidOption with a relative path ---
+
+
+def record_decoder(cls: type) -> Decoder:
+    """A decoder for a record from its JSON object (wire names; ``type`` checked)."""
+
+    def decode(value: Any) -> Any:
+        if isinstance(value, cls):
+            return value
+        if not isinstance(value, Mapping):
+            raise InvalidOption("", value, f"must be an object ({cls.__name__})")
+        tag = getattr(cls, "TYPE", None)
+        kwargs: dict[str, Any] = {}
+        known = {"type"} if tag is not None else set()
+        for s in specs(cls):
+            known.add(s.wire)
+            if s.wire in value:
+                raw = value[s.wire]
+                try:
+                    kwargs[s.name] = raw if s.decode is None or raw is None else s.decode(raw)
+                except InvalidOption as e:
+                    raise e.located(s.wire) from None
+        if tag is not None and value.get("type", tag) != tag:
+            raise InvalidOption("type", value.get("type"), f"must be {tag!r}")
+        unknown = [k for k in value if k not in known]
+        if unknown:
+            raise InvalidOption(str(unknown[0]), value[unknown[0]], f"is not a field of {cls.__name__}")
+        try:
+            return cls(**kwargs)
+        except InvalidOption as e:
+            wire = {s.name: s.wire for s in specs(cls)}
+            head, dot, rest = e.path.partition(".")
+            base, bracket, index = head.partition("[")
+            raise InvalidOption(
+                wire.get(base, base) + bracket + index + dot + rest, e.value, e.rule
+            ) from None
+        except TypeError as e:
+            raise InvalidOption("", value, f"is not a valid {cls.__name__}: {e}") from None
+
+    return decode
+
+
+def _union_decoder(*classes: type, strings: tuple[str, ...] = ()) -> Decoder:
+    """A decoder for a tagged union: a record chosen by its ``type``, or a string mode."""
+    by_tag = {c.TYPE: (c, record_decoder(c)) for c in classes}  # type: ignore[attr-defined]
+    choices = [*(repr(s) for s in strings), *(f"{{'type': {t!r}}}" for t in by_tag)]
+    rule = "must be one of " + ", ".join(choices)
+    tag_rule = "must be one of " + ", ".join(repr(t) for t in by_tag)  # said of the ``type`` key
+
+    def decode(value: Any) -> Any:
+        if type(value) is str:
+            if value in strings:
+                return value
+            raise InvalidOption("", value, rule)
+        if type(value) in classes:
+            return value
+        if isinstance(value, Mapping):
+            tag = value.get("type")
+            found = by_tag.get(tag) if type(tag) is str else None
+            if found is None:
+                raise InvalidOption("type", value.get("type"), tag_rule)
+            return found[1](value)
+        raise InvalidOption("", value, rule)
+
+    return decode
+
+
+def _strings_or(cls: type, strings: tuple[str, ...], rule: str) -> Decoder:
+    """A decoder for one of ``strings`` or the JSON object of ``cls`` (untagged)."""
+    record = record_decoder(cls)
+
+    def decode(value: Any) -> Any:
+        if value in strings or isinstance(value, cls):
+            return value
+        if isinstance(value, Mapping):
+            return record(value)
+        raise InvalidOption("", value, rule)
+
+    return decode
+
+
+def _vector_decoder(item: Decoder) -> Decoder:
+    def decode(value: Any) -> Any:
+        if not isinstance(value, list | tuple | PVector):
+            raise InvalidOption("", value, "must be a list")
+        out = []
+        for i, x in enumerate(value):
+            try:
+                out.append(item(x))
+            except InvalidOption as e:
+                raise InvalidOption(f"[{i}]" + (f".{e.path}" if e.path else ""), e.value, e.rule) from None
+        return pvector(out)
+
+    return decode
+
+
+# -- validators of the root's scalar fields --------------------------------------------
+
+_MODALITIES = (pvector(["audio"]), pvector(["text"]))
+
+
+def modalities(_inst: Any, a: attrs.Attribute[Any], value: Any) -> None:
+    """``["audio"]`` or ``["text"]``."""
+    if not isinstance(value, PVector) or value not in _MODALITIES:
+        both = isinstance(value, PVector) and all(type(x) is str for x in value)
+        if both and sorted(value) == ["audio", "text"]:
+            rule = "must be ['audio'] or ['text'], not both"
+        else:
+            rule = "must be ['audio'] or ['text']"
+        raise InvalidOption(a.name, value, rule)
+
+
+def max_tokens(_inst: Any, a: attrs.Attribute[Any], value: Any) -> None:
+    """An integer between 1 and 4096, or ``"inf"``."""
+    if value == "inf" and type(value) is str:
+        return
+    if type(value) is not int or not 1 <= value <= 4096:
+        raise InvalidOption(a.name, value, "must be an integer between 1 and 4096, or 'inf'")
