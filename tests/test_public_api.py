@@ -48,3 +48,46 @@ def test_invalid_option_is_a_value_error() -> None:
     assert issubclass(optstate.InvalidOption, optstate.OptStateError)
     assert issubclass(optstate.InvalidOption, ValueError)
     assert issubclass(optstate.UnsupportedInDialect, optstate.InvalidOption)
+
+
+def _cross_imports() -> list[tuple[str, str, str]]:
+    """``(importing module, imported module, name)`` for every ``from X import name``
+    in src/optstate where X is an optstate module in another package folder."""
+    import ast
+    from pathlib import Path
+
+    root = Path(optstate.__file__).parent
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root.parent).with_suffix("")
+        parts = list(rel.parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        package = parts if path.name == "__init__.py" else parts[:-1]
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ImportFrom) or node.level == 0:
+                continue
+            base = package[: len(package) - (node.level - 1)]
+            target = [*base, *(node.module or "").split(".")] if node.module else base
+            target_package = target[:-1]
+            if target_package == package or target == package:
+                continue  # same package folder
+            for alias in node.names:
+                found.append((".".join(parts), ".".join(target), alias.name))
+    return found
+
+
+def test_no_private_name_crosses_a_package_folder() -> None:
+    """A module imports from another package folder only names that folder's module
+    lists in ``__all__`` (public, or explicitly internal), never a ``_private`` name."""
+    import importlib
+    import importlib.util
+
+    bad = []
+    for importer, source, name in _cross_imports():
+        module = importlib.import_module(source)
+        if hasattr(module, "__path__") and importlib.util.find_spec(f"{source}.{name}") is not None:
+            continue  # a submodule
+        if name.startswith("_") or name not in getattr(module, "__all__", ()):
+            bad.append(f"{importer} imports {name} from {source}")
+    assert not bad, "\n".join(bad)

@@ -8,7 +8,8 @@ import attrs
 from hypothesis import strategies as st
 from pyrsistent import PVector, pvector
 
-from optstate._record import leaf, node, number, optional, text, to_vector, vector_of
+from optstate._record import leaf, node
+from optstate._validators import number, optional, text, to_vector, vector_of
 
 
 class Tripwire:

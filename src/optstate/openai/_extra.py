@@ -19,7 +19,8 @@ import attrs
 from pyrsistent import PMap, PVector, pmap, pvector
 
 from .._errors import InvalidOption
-from .._record import MERGE, check_json, specs, specs_by_name, to_frozen
+from .._record import MERGE, specs, specs_by_name
+from .._validators import check_json, to_frozen
 from ._values import to_json
 
 __all__ = [

@@ -18,15 +18,13 @@ import attrs
 from pyrsistent import PMap, PVector, pvector
 
 from .._errors import redact
-from .._record import (
+from .._record import leaf, node, passthrough
+from .._validators import (
     boolean,
     json_value,
-    leaf,
-    node,
     number,
     one_of,
     optional,
-    passthrough,
     str_map,
     text,
     to_frozen,

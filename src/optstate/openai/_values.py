@@ -17,18 +17,8 @@ import attrs
 from pyrsistent import PMap, PVector, pvector
 
 from .._errors import InvalidOption
-from .._record import (
-    PVECTOR,
-    either,
-    instance,
-    is_record,
-    leaf,
-    optional,
-    specs,
-    text,
-    to_vector,
-    vector_of,
-)
+from .._record import PVECTOR, is_record, leaf, specs
+from .._validators import either, instance, optional, text, to_vector, vector_of
 
 __all__ = [
     "Decoder",
