@@ -31,6 +31,8 @@ __all__ = [
     "UnsupportedInDialect",
     "redact",
     "safe_repr",
+    "scrub",
+    "secret_strings",
 ]
 
 _REPR = reprlib.Repr()

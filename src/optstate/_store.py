@@ -50,7 +50,6 @@ from ._patch import Patch, apply, diff, from_valid_paths, patch
 
 __all__ = [
     "Rejection",  # defined in _connection; imported from here by the integrations
-    "SessionLedger",
     "SessionState",
     "Store",
     "WriteResult",
