@@ -292,6 +292,11 @@ class Store(Generic[S]):
             model = self._model
             own = ledger.own
             if self._model is model:  # no model write in between: one instant
+                if own is None:
+                    return model.defaults
+                cached = ledger.cache  # the common case, without another call
+                if cached is not None and cached[0] is model and cached[1] is own:
+                    return cached[2]  # type: ignore[no-any-return]
                 return self._desired(model, own, ledger)
 
     def _desired(self, model: _Model[S], own: _Own | None, ledger: SessionLedger[S]) -> S:
@@ -313,7 +318,7 @@ class Store(Generic[S]):
         only of the paths where desired still holds that value when it commits."""
         with self._lock:
             if ledger.closed:
-                raise StaleSession(f"session {ledger.sid} is closed")
+                raise StaleSession(f"session {ledger.id} is closed")
             self._bury()
             model, own = self._model, ledger.own
             before = self._desired(model, own, ledger)
@@ -325,7 +330,7 @@ class Store(Generic[S]):
             if not changed:
                 return WriteResult(changed, self._version, False)
             version = self._version + 1
-            stamps, defaults, holders, sid = model.stamps, model.defaults, self._holders, ledger.sid
+            stamps, defaults, holders, sid = model.stamps, model.defaults, self._holders, ledger.id
             # Overrides the model has written since are dropped, not carried along.
             new: _Own = {} if own is None else {
                 path: sv for path, sv in own.items() if sv[0] > stamps.get(path, 0)
@@ -386,7 +391,7 @@ class Store(Generic[S]):
     def _ledger_collected(self, ledger: SessionLedger[S]) -> None:
         # A weakref callback may run anywhere (even inside a write on this
         # thread): only note the id; the next write forgets it.
-        self._gone(ledger.sid)
+        self._gone(ledger.id)
 
     # -- machinery -----------------------------------------------------------
 
@@ -401,11 +406,11 @@ class Store(Generic[S]):
 
     def _forget(self, ledger: SessionLedger[S]) -> None:
         """Drop a closed session's overrides from the writers' index (under the lock)."""
-        self._sessions.pop(ledger.sid, None)
+        self._sessions.pop(ledger.id, None)
         for path in ledger.own or ():
             holders = self._holders.get(path)
             if holders is not None:
-                holders.discard(ledger.sid)
+                holders.discard(ledger.id)
                 if not holders:
                     del self._holders[path]
 
@@ -433,7 +438,7 @@ class SessionLedger(weakref.ref["SessionState[Any]"], Generic[S]):
     only through the store's ``_ledger_*`` methods.
     """
 
-    __slots__ = ("cache", "closed", "lock", "own", "sid", "store")
+    __slots__ = ("cache", "closed", "id", "lock", "own", "store")
 
     def __new__(cls, session: SessionState[S], store: Store[S], sid: int) -> SessionLedger[S]:
         return super().__new__(cls, session, store._ledger_collected)
@@ -441,7 +446,8 @@ class SessionLedger(weakref.ref["SessionState[Any]"], Generic[S]):
     def __init__(self, session: SessionState[S], store: Store[S], sid: int) -> None:
         # (``weakref.ref.__new__`` took the session and the callback.)
         self.store = store
-        self.sid = sid
+        #: The session's id within its store.
+        self.id = sid
         #: The session's overrides; ``None`` while it has none.
         self.own: _Own | None = None
         #: ``(model, own, desired)`` of the last desired state computed.
@@ -449,11 +455,6 @@ class SessionLedger(weakref.ref["SessionState[Any]"], Generic[S]):
         self.closed = False
         #: The store's write lock (every change to the session holds it).
         self.lock: AbstractContextManager[Any] = store._lock
-
-    @property
-    def id(self) -> int:
-        """The session's id within its store."""
-        return self.sid
 
     @property
     def desired(self) -> S:
@@ -517,7 +518,7 @@ class SessionState(Connection[S]):
     @property
     def id(self) -> int:
         """This session's id within its store."""
-        return self._ledger.sid
+        return self._ledger.id
 
     @property
     def desired(self) -> S:
@@ -539,7 +540,7 @@ class SessionState(Connection[S]):
         :class:`~optstate.InvalidOption` and changes nothing."""
         ledger = self._ledger
         if ledger.closed:
-            raise StaleSession(f"session {ledger.sid} is closed")
+            raise StaleSession(f"session {ledger.id} is closed")
         return ledger.write(ledger.as_patch(change))
 
     def close(self) -> None:
