@@ -280,7 +280,7 @@ class Store(Generic[S]):
         calls it with itself: the ledger is the store's weak reference to it)."""
 
         def attach(session: SessionState[S]) -> SessionLedger[S]:
-            ledger = SessionLedger(session, self, sid)
+            ledger = SessionLedger(session, self, sid, self._lock)
             self._sessions[sid] = ledger
             return ledger
 
@@ -440,10 +440,14 @@ class SessionLedger(weakref.ref["SessionState[Any]"], Generic[S]):
 
     __slots__ = ("cache", "closed", "id", "lock", "own", "store")
 
-    def __new__(cls, session: SessionState[S], store: Store[S], sid: int) -> SessionLedger[S]:
+    def __new__(
+        cls, session: SessionState[S], store: Store[S], sid: int, lock: AbstractContextManager[Any]
+    ) -> SessionLedger[S]:
         return super().__new__(cls, session, store._ledger_collected)
 
-    def __init__(self, session: SessionState[S], store: Store[S], sid: int) -> None:
+    def __init__(
+        self, session: SessionState[S], store: Store[S], sid: int, lock: AbstractContextManager[Any]
+    ) -> None:
         # (``weakref.ref.__new__`` took the session and the callback.)
         self.store = store
         #: The session's id within its store.
@@ -454,7 +458,7 @@ class SessionLedger(weakref.ref["SessionState[Any]"], Generic[S]):
         self.cache: tuple[Any, Any, Any] | None = None
         self.closed = False
         #: The store's write lock (every change to the session holds it).
-        self.lock: AbstractContextManager[Any] = store._lock
+        self.lock = lock
 
     @property
     def desired(self) -> S:
