@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from pyrsistent import pmap, pvector
 
 import optstate
+import optstate.openai._schema
 from optstate import InvalidOption, Patch
 from optstate._record import MERGE, specs
 from optstate.openai import (
@@ -47,7 +48,8 @@ RECORDS: list[type] = sorted(
     (
         cls
         for name in optstate.openai.__all__
-        if attrs.has(cls := getattr(optstate.openai, name)) and cls.__module__ == "optstate.openai._schema"
+        # The records the schema module defines (they report ``optstate.openai``).
+        if attrs.has(cls := getattr(optstate.openai, name)) and name in optstate.openai._schema.__all__
     ),
     key=lambda cls: cls.__name__,
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import subprocess
 import sys
 
@@ -9,6 +10,7 @@ import pytest
 
 import optstate
 import optstate.openai
+from optstate.openai import RealtimeOptions
 
 
 @pytest.mark.parametrize("module", [optstate, optstate.openai])
@@ -91,3 +93,33 @@ def test_no_private_name_crosses_a_package_folder() -> None:
         if name.startswith("_") or name not in getattr(module, "__all__", ()):
             bad.append(f"{importer} imports {name} from {source}")
     assert not bad, "\n".join(bad)
+
+
+def test_public_classes_report_the_public_module() -> None:
+    """Every public class says it is ``optstate.X`` (reprs, pickles, docs), and is found there."""
+    classes = [getattr(optstate, n) for n in optstate.__all__ if isinstance(getattr(optstate, n), type)]
+    assert classes
+    for cls in classes:
+        assert cls.__module__ == "optstate", cls
+        assert getattr(optstate, cls.__qualname__) is cls
+    assert repr(optstate.Patch) == "<class 'optstate.Patch'>"
+
+
+def test_public_values_pickle_round_trip() -> None:
+    """A Patch, a WriteResult, a Refusal and an InvalidOption survive pickling, by the public name."""
+    p = optstate.patch(RealtimeOptions, {"audio.output.speed": 1.2, "instructions": "hi"})
+    values: list[object] = [
+        p,
+        optstate.WriteResult(p, 3, True),
+        optstate.Refusal("audio.output.voice", "marin", "voice is locked"),
+    ]
+    for value in values:
+        data = pickle.dumps(value)
+        assert b"optstate._" not in data
+        assert pickle.loads(data) == value
+    error = optstate.InvalidOption("audio.output.speed", 9.0, "must be <= 1.5")
+    data = pickle.dumps(error)
+    assert b"optstate._" not in data
+    back = pickle.loads(data)
+    assert type(back) is optstate.InvalidOption
+    assert (back.path, back.value, back.rule, str(back)) == (error.path, error.value, error.rule, str(error))

@@ -20,6 +20,7 @@ from tools.soak import Link, RecordingServer, check_connections, check_links
 
 import optstate
 from optstate import Store
+from optstate import _connection as connection_module
 from optstate import _store as store_module
 from optstate.openai import OpenAICodec, Prompt, RealtimeOptions, decode_update, encode_session
 
@@ -255,7 +256,7 @@ class TestRaces:
         s.write({"audio.output.speed": 1.5})
         event = s.sync()
         assert event is not None
-        real_patch = store_module.patch
+        real_patch = connection_module.patch
         raced: list[bool] = []
 
         def patch_after_a_user_write(*args: Any, **kwargs: Any) -> Any:
@@ -264,7 +265,7 @@ class TestRaces:
                 s.write({"audio.output.speed": 1.25})
             return real_patch(*args, **kwargs)
 
-        monkeypatch.setattr(store_module, "patch", patch_after_a_user_write)
+        monkeypatch.setattr(connection_module, "patch", patch_after_a_user_write)
         error = {"type": "invalid_request_error", "message": "no", "event_id": event["event_id"]}
         rejection = s.on_server_event({"type": "error", "error": error})
         assert rejection is not None

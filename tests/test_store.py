@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import gc
 import logging
+import threading
 from typing import Any
 
 import pytest
 
 import optstate
 from optstate import InvalidOption, Patch, StaleSession, Store
-from optstate.openai import RealtimeOptions, decode_update, encode_session
+from optstate._connection import Connection
+from optstate.openai import OpenAICodec, RealtimeOptions, decode_update, encode_session
 
 
 def server_ack(
@@ -283,3 +285,46 @@ class TestClose:
         gc.collect()
         assert store.sessions == ()
         assert not store._overrides()
+
+
+class _DictLedger:
+    """The least a connection needs from a ledger: a desired state and a lock (no store)."""
+
+    def __init__(self, desired: RealtimeOptions) -> None:
+        self.id = 7
+        self.closed = False
+        self.desired = desired
+        self.lock = threading.RLock()
+        self.event_prefix = "test"
+        self.rolled: list[Patch] = []
+
+    def rollback(self, p: Patch, unless: Any) -> Patch:
+        self.rolled.append(p)
+        self.desired = optstate.apply(self.desired, p)
+        return p
+
+    def shared_diff(self, old: RealtimeOptions, new: RealtimeOptions) -> Patch:
+        return optstate.diff(old, new)
+
+    def connect(self, codec: Any, desired: RealtimeOptions) -> tuple[Patch, RealtimeOptions]:
+        return codec.connect_patch(desired), codec.fresh(desired)
+
+
+class TestConnection:
+    def test_a_connection_needs_only_its_ledger_interface(self) -> None:
+        """A Connection driven through a stand-in ledger (no store) syncs, confirms and rolls back."""
+        ledger = _DictLedger(RealtimeOptions())
+        wire: Connection[RealtimeOptions] = Connection(ledger, OpenAICodec())
+        wire.on_server_event({"type": "session.created", "session": encode_session(RealtimeOptions())})
+        assert wire.sync() is None
+        ledger.desired = optstate.set(ledger.desired, "audio.output.speed", 1.2)
+        event = wire.sync()
+        assert event is not None
+        assert event["event_id"] == "optstate_test_7_1"
+        assert wire.in_flight == ("optstate_test_7_1",)
+        error = {"type": "invalid_request_error", "message": "no", "event_id": "optstate_test_7_1"}
+        rejection = wire.on_server_event({"type": "error", "error": error})
+        assert rejection is not None
+        assert ledger.rolled == [optstate.patch(RealtimeOptions, {"audio.output.speed": 1.0})]
+        assert wire.in_flight == ()
+        assert wire.sync() is None

@@ -34,3 +34,11 @@ __all__ = [
     "patch",
     "set",
 ]
+
+# Public classes report the public module, in reprs, pickles and docs
+# (``optstate.Patch``, not ``optstate._patch.Patch``): pickle finds them here.
+for _name in __all__:
+    _obj = globals()[_name]
+    if isinstance(_obj, type):
+        _obj.__module__ = __name__
+del _name, _obj

@@ -26,7 +26,18 @@ import attrs
 from ._errors import InvalidOption, redact
 from ._record import MERGE, FieldSpec, is_record, specs, specs_by_name
 
-__all__ = ["EMPTY", "Patch", "apply", "check_leaf", "diff", "full_patch", "get", "patch", "set"]
+__all__ = [
+    "EMPTY",
+    "Patch",
+    "apply",
+    "check_leaf",
+    "diff",
+    "from_valid_paths",
+    "full_patch",
+    "get",
+    "patch",
+    "set",
+]
 
 S = TypeVar("S")
 _MISSING: Any = object()

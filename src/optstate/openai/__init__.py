@@ -67,3 +67,11 @@ __all__ = [
     "refusals",
     "to_json",
 ]
+
+# Public classes report the public module, in reprs, pickles and docs
+# (``optstate.openai.RealtimeOptions``, not ``optstate.openai._schema.RealtimeOptions``).
+for _name in __all__:
+    _obj = globals()[_name]
+    if isinstance(_obj, type) and _obj.__module__.startswith(__name__ + "."):
+        _obj.__module__ = __name__
+del _name, _obj

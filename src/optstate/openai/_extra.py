@@ -61,7 +61,11 @@ def record_fields(cls: type) -> Mapping[str, Holds]:
     ``tracing``, …). Found from the type annotations, once per class."""
     found = _RECORD_FIELDS.get(cls)
     if found is None:
-        hints = typing.get_type_hints(cls)
+        # The records report the public module (``optstate.openai``); their
+        # annotations name what the module defining them imports.
+        from . import _schema
+
+        hints = typing.get_type_hints(cls, globalns=vars(_schema))
         table: dict[str, Holds] = {}
         for s in specs(cls):
             if s.kind is MERGE and s.record is not None:
