@@ -78,11 +78,14 @@ package-check:
 	$(PKG_TMP)/build/bin/pip install --quiet --disable-pip-version-check -r requirements/package.txt
 	$(PKG_TMP)/build/bin/python -m build --outdir $(PKG_TMP)/dist . > $(PKG_TMP)/build.log 2>&1 \
 		|| { cat $(PKG_TMP)/build.log; exit 1; }
-	@! grep -iE "setuptools.*warning|deprecat" $(PKG_TMP)/build.log || { echo "package-check: the build warns"; exit 1; }
+	@# (byte-compiling is disabled: only a note, when PYTHONDONTWRITEBYTECODE is set)
+	@! grep -E "warning:|Warning:" $(PKG_TMP)/build.log | grep -v "byte-compiling is disabled" \
+		|| { echo "package-check: the build warns"; exit 1; }
 	@for f in LICENSE CHANGELOG.md README.md examples/realtime_client.py examples/toy_plugin.py; do \
 		tar -tzf $(PKG_TMP)/dist/optstate-*.tar.gz | grep -q "/$$f$$" || { echo "sdist lacks $$f"; exit 1; }; done
 	@unzip -l $(PKG_TMP)/dist/optstate-*.whl | grep -q 'licenses/LICENSE' || { echo "wheel lacks LICENSE"; exit 1; }
-	@set -e; wheel=$$(ls $(PKG_TMP)/dist/optstate-*.whl); \
+	@# PYTHONPATH unset: the venvs must use the installed wheel, never a checkout
+	@set -e; unset PYTHONPATH; wheel=$$(ls $(PKG_TMP)/dist/optstate-*.whl); \
 	for extra in none server testing livekit; do \
 		case $$extra in \
 			none) spec=$$wheel; mods="optstate optstate.openai";; \
@@ -94,6 +97,7 @@ package-check:
 		$(PYTHON) -m venv $(PKG_TMP)/$$extra; \
 		$(PKG_TMP)/$$extra/bin/$(PKG_PIP) "$$spec"; \
 		(cd $(PKG_TMP) && for m in $$mods; do $(PKG_TMP)/$$extra/bin/python -c "import $$m"; done; \
+		 $(PKG_TMP)/$$extra/bin/python -c "import optstate, sys; assert '$(PKG_TMP)/' in optstate.__file__, optstate.__file__"; \
 		 $(PKG_TMP)/$$extra/bin/optstate --help > /dev/null; \
 		 $(PKG_TMP)/$$extra/bin/optstate check --help > /dev/null); \
 	done
