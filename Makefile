@@ -7,8 +7,12 @@ STAMP := $(VENV)/.installed
 # livekit-plugins-openai 1.5.6: the last release with the original bug (issue 5530).
 VENV15 ?= .venv-lk15
 STAMP15 := $(VENV15)/.installed
+# The docs toolchain (requirements/docs.txt) lives in a venv of its own.
+VENVDOCS ?= .venv-docs
+STAMPDOCS := $(VENVDOCS)/.installed
+LINTED := src tests bench examples docs tools
 
-.PHONY: test demo bench lint typecheck pytest test-lk15 soak clean
+.PHONY: test demo bench lint typecheck pytest test-lk15 soak docs package-check clean
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,12 +26,18 @@ $(STAMP15): pyproject.toml requirements/constraints-lk15.txt
 		-c requirements/constraints-lk15.txt -e '.[test,livekit]' httpx
 	touch $@
 
+$(STAMPDOCS): pyproject.toml requirements/docs.txt requirements/constraints.txt
+	$(PYTHON) -m venv $(VENVDOCS)
+	$(VENVDOCS)/bin/pip install --quiet --disable-pip-version-check \
+		-c requirements/constraints.txt -r requirements/docs.txt -e '.[livekit,testing]'
+	touch $@
+
 ## make test: lint, type-check and the whole test suite (newest livekit plugin)
 test: lint typecheck pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench tools
-	$(BIN)/ruff format --check src tests bench tools
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -53,5 +63,46 @@ SOAK_SECONDS ?= 60
 soak: $(STAMP)
 	$(BIN)/python -m tools.soak --seconds $(SOAK_SECONDS)
 
+## make docs: build the documentation site into docs/_build/html (offline, warnings are errors)
+docs: $(STAMPDOCS)
+	$(VENVDOCS)/bin/sphinx-build -E -W --keep-going -q -b html docs docs/_build/html
+	@echo "docs: docs/_build/html/index.html"
+
+## make package-check: build the sdist, then the wheel from it (no setuptools warning
+## allowed), install the wheel with each extra into a fresh venv and use it there
+PKG_TMP ?= $(or $(TMPDIR),/tmp)/optstate-package-check
+PKG_PIP = pip install --quiet --disable-pip-version-check --no-compile -c requirements/constraints.txt
+package-check:
+	rm -rf $(PKG_TMP) && mkdir -p $(PKG_TMP)
+	$(PYTHON) -m venv $(PKG_TMP)/build
+	$(PKG_TMP)/build/bin/pip install --quiet --disable-pip-version-check -r requirements/package.txt
+	$(PKG_TMP)/build/bin/python -m build --outdir $(PKG_TMP)/dist . > $(PKG_TMP)/build.log 2>&1 \
+		|| { cat $(PKG_TMP)/build.log; exit 1; }
+	@# (byte-compiling is disabled: only a note, when PYTHONDONTWRITEBYTECODE is set)
+	@! grep -E "warning:|Warning:" $(PKG_TMP)/build.log | grep -v "byte-compiling is disabled" \
+		|| { echo "package-check: the build warns"; exit 1; }
+	@for f in LICENSE CHANGELOG.md README.md examples/realtime_client.py examples/toy_plugin.py; do \
+		tar -tzf $(PKG_TMP)/dist/optstate-*.tar.gz | grep -q "/$$f$$" || { echo "sdist lacks $$f"; exit 1; }; done
+	@unzip -l $(PKG_TMP)/dist/optstate-*.whl | grep -q 'licenses/LICENSE' || { echo "wheel lacks LICENSE"; exit 1; }
+	@# PYTHONPATH unset: the venvs must use the installed wheel, never a checkout
+	@set -e; unset PYTHONPATH; wheel=$$(ls $(PKG_TMP)/dist/optstate-*.whl); \
+	for extra in none server testing livekit; do \
+		case $$extra in \
+			none) spec=$$wheel; mods="optstate optstate.openai";; \
+			server) spec="$$wheel[server]"; mods="optstate optstate.openai optstate.server";; \
+			testing) spec="$$wheel[testing]"; mods="optstate optstate.openai optstate.server optstate.strategies optstate.testing";; \
+			livekit) spec="$$wheel[livekit]"; mods="optstate optstate.openai optstate.server optstate.livekit";; \
+		esac; \
+		echo "package-check: [$$extra] imports $$mods"; \
+		$(PYTHON) -m venv $(PKG_TMP)/$$extra; \
+		$(PKG_TMP)/$$extra/bin/$(PKG_PIP) "$$spec"; \
+		(cd $(PKG_TMP) && for m in $$mods; do $(PKG_TMP)/$$extra/bin/python -c "import $$m"; done; \
+		 $(PKG_TMP)/$$extra/bin/python -c "import optstate, sys; assert '$(PKG_TMP)/' in optstate.__file__, optstate.__file__"; \
+		 $(PKG_TMP)/$$extra/bin/optstate --help > /dev/null; \
+		 $(PKG_TMP)/$$extra/bin/optstate check --help > /dev/null); \
+	done
+	rm -rf $(PKG_TMP)
+	@echo "package-check: ok"
+
 clean:
-	rm -rf $(VENV) $(VENV15) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(VENV15) $(VENVDOCS) docs/_build .pytest_cache .mypy_cache .ruff_cache .hypothesis
