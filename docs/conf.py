@@ -35,25 +35,3 @@ autodoc_default_options = {"members": True, "show-inheritance": True}
 html_theme = "furo"
 html_title = "optstate"
 html_show_sourcelink = False
-
-# Docstring markup that docutils cannot parse, fixed here until it is fixed at the
-# source (then delete the entry; `make docs` fails if an entry no longer matches).
-DOCSTRING_FIXES = {
-    # src/optstate/strategies.py:100: ``VoiceId``s is an unterminated inline literal.
-    "optstate.strategies.voices": ("``VoiceId``s", "``VoiceId`` values"),
-}
-
-
-def _fix_docstring(app: object, what: str, name: str, obj: object, options: object, lines: list[str]) -> None:
-    fix = DOCSTRING_FIXES.get(name)
-    if fix is None:
-        return
-    old, new = fix
-    text = "\n".join(lines)
-    if old not in text:
-        raise RuntimeError(f"docs/conf.py: the docstring fix for {name} is stale; remove it")
-    lines[:] = text.replace(old, new).split("\n")
-
-
-def setup(app: object) -> None:
-    app.connect("autodoc-process-docstring", _fix_docstring)  # type: ignore[attr-defined]

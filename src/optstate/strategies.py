@@ -97,7 +97,7 @@ def turn_detections(*, beta: bool = False) -> st.SearchStrategy[Any]:
 
 
 def voices(*, beta: bool = False) -> st.SearchStrategy[Any]:
-    """Voice names (``"alloy"`` first) and, unless ``beta``, custom ``VoiceId``s."""
+    """Voice names (``"alloy"`` first) and, unless ``beta``, custom ``VoiceId`` values."""
     names = st.sampled_from(["alloy", "ash", "ballad", "coral", "echo", "marin", "cedar"])
     return names if beta else names | st.builds(VoiceId, id=_names)
 
