@@ -11,7 +11,8 @@ and is never imported by the core. Start it from an event loop::
 What it does with each connection (one *session*, numbered in connection order):
 
 * on connect it sends ``session.created`` holding :func:`server_defaults`: the
-  documented defaults with the ``model`` of the URL;
+  documented defaults, the ``model`` of the URL and non-empty default
+  ``instructions``, as the real service starts a session;
 * a ``session.update`` becomes a patch (:func:`~optstate.openai.decode_update`), is
   checked against the official schema when the ``openai`` package is installed, and
   against the server rules (:func:`~optstate.openai.refusals`); then it is applied
@@ -39,11 +40,12 @@ faults a test set), ``_defaults`` (what a fresh connection holds), ``_official``
 (the check against the ``openai`` models).
 """
 
-from ._defaults import DEFAULT_MODEL, server_defaults
+from ._defaults import DEFAULT_INSTRUCTIONS, DEFAULT_MODEL, server_defaults
 from ._server import RealtimeServer
 from ._session import REFUSAL_CODES, ServerSession, UpdateOutcome
 
 __all__ = [
+    "DEFAULT_INSTRUCTIONS",
     "DEFAULT_MODEL",
     "REFUSAL_CODES",
     "RealtimeServer",
