@@ -423,6 +423,77 @@ class TestControls:
             assert (await second.update(speed(1.3)))["type"] == "error"
             assert [s.audio.output.speed for s in realtime_server.states] == [1.3, 1.0]
 
+    async def test_withdraw_failures(self, realtime_server: RealtimeServer) -> None:
+        """withdraw_failures takes back queued failures not yet used (of one session,
+        or all) and says how many; updates then succeed."""
+        async with connect(realtime_server) as first, connect(realtime_server) as second:
+            realtime_server.fail_next_update(session=0)
+            realtime_server.fail_next_update(session=0)
+            realtime_server.fail_next_update(session=1)
+            realtime_server.fail_next_update()
+            assert (await first.update(speed(1.3)))["type"] == "error"  # one used: it stays used
+            assert realtime_server.withdraw_failures(session=1) == 1
+            assert realtime_server.withdraw_failures(session=1) == 0
+            assert realtime_server.withdraw_failures() == 2  # session 0's last, and the any-session one
+            assert realtime_server.withdraw_failures() == 0
+            assert (await first.update(speed(1.3)))["type"] == "session.updated"
+            assert (await second.update(speed(1.4)))["type"] == "session.updated"
+
+    async def test_withdraw_leaves_failures_for_any_session(self, realtime_server: RealtimeServer) -> None:
+        """Withdrawing one session's failures keeps those aimed at any session."""
+        async with connect(realtime_server) as client:
+            realtime_server.fail_next_update(session=0)
+            realtime_server.fail_next_update(code="still_queued")
+            assert realtime_server.withdraw_failures(session=0) == 1
+            assert (await client.update(speed(1.3)))["error"]["code"] == "still_queued"
+            assert (await client.update(speed(1.3)))["type"] == "session.updated"
+
+    async def test_received_is_what_each_connection_was_sent(self, realtime_server: RealtimeServer) -> None:
+        """received[i] is every message the client of connection i sent, in order:
+        parsed JSON, or the raw text or bytes; it is that connection's own list."""
+        sent: list[Any] = [
+            {"type": "session.update", "event_id": "r1", "session": speed(1.1)},
+            {"type": "input_audio_buffer.append", "audio": "AAAA"},
+            {"type": "totally.unknown"},
+            {"type": "response.create", "response": {"metadata": {"k": "v"}}},
+            {"type": "output_audio_buffer.clear"},
+        ]
+        async with connect(realtime_server) as client, connect(realtime_server) as other:
+            await client.send(sent[0])
+            await client.ws.send_str("{not json")
+            await client.ws.send_bytes(b"\x00\x01")
+            for event in sent[1:]:
+                await client.send(event)
+            await other.send(sent[1])
+            await realtime_server.wait_for_event("output_audio_buffer.clear")
+            await realtime_server.wait_for_event("input_audio_buffer.append", session=1)
+            assert realtime_server.received == [
+                [sent[0], "{not json", b"\x00\x01", *sent[1:]],
+                [sent[1]],
+            ]
+            assert realtime_server.received[0] is realtime_server.connections[0].received
+
+    async def test_updates_record_what_was_done_with_each_update(
+        self, realtime_server: RealtimeServer
+    ) -> None:
+        """Each connection's updates list every session.update and its outcome, also
+        when no answer is sent (muted)."""
+        async with connect(realtime_server) as client:
+            await client.update(speed(1.1), event_id="u1")
+            await client.update(ga(model="other"), event_id="u2")
+            realtime_server.mute()
+            await client.send({"type": "session.update", "event_id": "u3", "session": speed(0.9)})
+            await realtime_server.wait_for_event("session.update", count=3)
+            updates = realtime_server.connections[0].updates
+            assert [u.event["event_id"] for u in updates] == ["u1", "u2", "u3"]
+            assert [u.applied for u in updates] == [True, False, True]
+            assert updates[1].error is not None
+            assert updates[1].error["code"] == "cannot_update_model"
+            assert updates[0].state.audio.output.speed == 1.1
+            assert updates[1].state is updates[0].state
+            assert updates[2].state == realtime_server.states[0]
+            assert realtime_server.sent[0][-1]["type"] == "error"  # u3's answer never went out
+
     async def test_drop_after_closes_the_connection(self, realtime_server: RealtimeServer) -> None:
         """drop_after(2) answers the second message, then closes; the session keeps its last state."""
         realtime_server.drop_after(2)
