@@ -6,10 +6,9 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import pytest
-from examples.toy_plugin import ToyDriver
+from examples.toy_plugin import ToyDriver, ToySession
 from hypothesis import HealthCheck, seed, settings
 
-from examples.toy_plugin import ToySession
 from optstate._harness import COLUMNS, NOOP, VIEW
 from optstate.testing import VALIDATORS, Driver, OptionsMachine, PropertyFailed, check, make_machine
 
@@ -199,7 +198,8 @@ class TestEveryBug:
         assert view.program[-1].startswith("model.update_options(speed=")
         assert "update_options(voice=" in noop.program[-1]
         assert result.report.count("minimal program:") == 2
-        assert 0 < view.found_after and 0 < noop.found_after
+        assert view.found_after > 0
+        assert noop.found_after > 0
         assert result.cells()["server's view"] == view.first_line
         assert result.cells()["no-op sends nothing"] == noop.first_line
 
@@ -225,14 +225,15 @@ class TestCapabilities:
         assert result.ok, result.report
         assert result.lacks == ("model-level writes", "rejections (no server replies)", "reconnects")
         cells = result.cells()
-        assert list(cells) != [] and set(cells) == set(COLUMNS)
+        assert set(cells) == set(COLUMNS)
         assert cells["rejection rollback"] == cells["reconnect"] == "n/a"
         assert cells["server's view"] == "holds"
 
     def test_lacking_steps_are_named_in_the_report(self) -> None:
         """A failing driver's report says in one line which steps were not generated."""
         result = check(lambda: ToyDriver(broken=True), examples=50, seed_value=0, max_bugs=1)
-        assert "not generated (the driver lacks them): rejections (no server replies), reconnects" in result.report
+        lacks = "not generated (the driver lacks them): rejections (no server replies), reconnects"
+        assert lacks in result.report
 
     def test_the_driver_dialect_decides_validation(self) -> None:
         """A driver declaring the beta dialect has its GA-shaped events checked as beta: invalid."""

@@ -135,8 +135,9 @@ class Bug:
     minimal program, one line of Python per step), ``first_line`` (the program's
     first write or new session after the setup every program shares, prefixed
     with the rejections and reconnects before it, e.g. ``after reject s0:
-    model.update_options(voice='alloy')``; the last line when there is none), ``found_after`` (programs run when it was first seen), ``report``
-    (the property, the evidence and the program)."""
+    model.update_options(voice='alloy')``; the last line when there is none),
+    ``found_after`` (programs run when it was first seen), ``report`` (the
+    property, the evidence and the program)."""
 
     property: str
     column: str
