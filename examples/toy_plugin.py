@@ -83,3 +83,13 @@ class ToyDriver:
     def close(self) -> None: ...
 
     render = staticmethod(default_render)
+
+
+def broken() -> ToyDriver:
+    """The broken toy's driver factory (``optstate check --driver examples.toy_plugin:broken``)."""
+    return ToyDriver(broken=True)
+
+
+def fixed() -> ToyDriver:
+    """The fixed toy's driver factory."""
+    return ToyDriver(broken=False)
