@@ -76,8 +76,8 @@ DRIVERS: dict[str, DriverEntry] = {
 EXPERIENCE: dict[str, str] = {
     "server's view": "The {option} the application sets never reaches the server: the assistant "
     "carries on with the old one, and nothing says so.",
-    "no unnamed field changed": "Changing an unrelated option silently undoes the session's own {option} "
-    "setting (for example, transcription turns back on after a voice change).",
+    "no unnamed field changed": "Changing an unrelated option silently undoes what the session set for "
+    "{option} (for example, transcription turns back on after a voice change).",
     "rejection rollback": "After the server refuses a change of {option}, asking for it again does "
     "nothing: the assistant keeps the old {option}, with no error.",
     "reconnect": "After the connection drops and comes back, the {option} the application set is gone.",
@@ -89,7 +89,7 @@ EXPERIENCE: dict[str, str] = {
 
 #: How an option path reads in a sentence (others: the path's last part).
 OPTION_NAMES: dict[str, str] = {
-    "audio.input.transcription": "transcription of the user's speech",
+    "audio.input.transcription": "transcription",
     "audio.input.turn_detection": "turn detection",
     "audio.input.noise_reduction": "noise reduction",
     "audio.output.voice": "voice",
