@@ -42,14 +42,17 @@ class TestUsageErrors:
     @pytest.mark.parametrize(
         ("argv", "message"),
         [
-            (["check", "--driver", "nosuch"], "unknown driver 'nosuch'"),
+            (
+                ["check", "--driver", "nosuch"],
+                "--driver must be one of livekit-stock, livekit-optstate or module:factory",
+            ),
             (["check", "--driver", "os:path"], "'os:path' is not module:callable"),
-            (["check", "--driver", "os:nosuch"], "'os' has no 'nosuch'"),
-            (["check", "--examples", "0"], "--examples: must be at least 1 (got 0)"),
-            (["check", "--examples", "-3"], "--examples: must be at least 1 (got -3)"),
-            (["check", "--max-bugs", "0"], "--max-bugs: must be at least 1 (got 0)"),
-            (["check", "--max-bugs", "many"], "--max-bugs: must be a whole number"),
-            (["demo", "--examples", "0"], "--examples: must be at least 1"),
+            (["check", "--driver", "os:nosuch"], "cannot load driver 'os:nosuch': 'os' has no 'nosuch'"),
+            (["check", "--examples", "0"], "--examples must be at least 1 (got 0)"),
+            (["check", "--examples", "-3"], "--examples must be at least 1 (got -3)"),
+            (["check", "--max-bugs", "0"], "--max-bugs must be at least 1 (got 0)"),
+            (["check", "--max-bugs", "many"], "argument --max-bugs: invalid int value: 'many'"),
+            (["demo", "--examples", "0"], "--examples must be at least 1"),
             (["check", "--all", "--driver", "livekit-stock"], "not allowed with argument"),
         ],
     )

@@ -121,14 +121,13 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def _at_least_one(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number (got {text!r})") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1 (got {value})")
-    return value
+def _numbers_ok(args: argparse.Namespace) -> None:
+    """UsageError (through the command's parser) for a count below 1."""
+    for option in ("examples", "max_bugs"):
+        value = getattr(args, option, 1)
+        if value < 1:
+            flag = "--" + option.replace("_", "-")
+            args.command_parser.error(f"{flag} must be at least 1 (got {value})")
 
 
 def basic_demo() -> int:
@@ -163,15 +162,15 @@ def resolve(spec: str, transport: str) -> Callable[[], Any]:
     target = entry.factory if entry is not None else spec
     module_name, _, attr = target.partition(":")
     if not module_name or not attr:
-        raise UsageError(f"unknown driver {spec!r}: use a driver name or module:factory")
+        raise UsageError(f"--driver must be one of {', '.join(DRIVERS)} or module:factory (got {spec!r})")
     try:
         obj = importlib.import_module(module_name)
         for part in attr.split("."):
             obj = getattr(obj, part)
     except ImportError as e:
-        raise UsageError(f"cannot import {module_name!r} for driver {spec!r}: {e}") from None
+        raise UsageError(f"cannot load driver {spec!r}: {e}") from None
     except AttributeError:
-        raise UsageError(f"{module_name!r} has no {attr!r} (driver {spec!r})") from None
+        raise UsageError(f"cannot load driver {spec!r}: {module_name!r} has no {attr!r}") from None
     if not callable(obj) or isinstance(obj, type(sys)):
         raise UsageError(f"{spec!r} is not module:callable ({target} is a {type(obj).__name__})")
     factory: Callable[..., Any] = obj
@@ -361,7 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(command_parser=demo)
     demo.add_argument("--basic", action="store_true", help="only show one change and its events")
-    demo.add_argument("--examples", type=_at_least_one, default=60, metavar="N", help="programs per driver")
+    demo.add_argument("--examples", type=int, default=60, metavar="N", help="programs per driver")
     chk = sub.add_parser(
         "check",
         help="run the property-test harness on a plugin driver",
@@ -382,11 +381,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="check every shipped driver whose framework is installed; print the matrix",
     )
     chk.add_argument(
-        "--examples", type=_at_least_one, default=200, metavar="N", help="random programs to run (the budget)"
+        "--examples", type=int, default=200, metavar="N", help="random programs to run (the budget)"
     )
     chk.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (same seed, same report)")
     chk.add_argument(
-        "--max-bugs", type=_at_least_one, default=5, metavar="N", help="stop after this many distinct bugs"
+        "--max-bugs", type=int, default=5, metavar="N", help="stop after this many distinct bugs"
     )
     chk.add_argument(
         "--transport",
@@ -410,6 +409,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as e:  # --help
         return e.code if isinstance(e.code, int) else 0
     try:
+        _numbers_ok(args)
         if args.command == "demo":
             basic_demo()
             if args.basic:
