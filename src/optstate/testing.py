@@ -110,7 +110,6 @@ def _official(dialect: str) -> Callable[[dict[str, Any]], None]:
 
         validate_event(event, dialect)
 
-    validate.__doc__ = f"Validate against the official openai package's {dialect} schema."
     return validate
 
 
@@ -553,8 +552,7 @@ def _one_run(
                 raise _EndProgram
             if not found_at[0]:
                 found_at[0] = count[0]
-            super().failed(failure)
-            raise failure  # failed() must raise; this only tells mypy
+            raise super().failed(failure)  # failed() raises; `raise` tells mypy so
 
     Runner.__name__ = Runner.__qualname__ = machine.__name__
     options = settings(
