@@ -7,8 +7,11 @@ STAMP := $(VENV)/.installed
 # livekit-plugins-openai 1.5.6: the last release with the original bug (issue 5530).
 VENV15 ?= .venv-lk15
 STAMP15 := $(VENV15)/.installed
+# One pinned virtual environment per further framework (requirements/constraints-<name>.txt):
+# pipecat-ai, openai-agents and livekit-plugins-xai do not share a resolver with the above.
+FRAMEWORKS := pipecat agents xai
 
-.PHONY: test demo bench lint typecheck pytest test-lk15 soak clean
+.PHONY: test demo bench lint typecheck pytest test-lk15 $(FRAMEWORKS:%=test-%) soak clean
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +23,13 @@ $(STAMP15): pyproject.toml requirements/constraints-lk15.txt
 	$(PYTHON) -m venv $(VENV15)
 	$(VENV15)/bin/pip install --quiet --disable-pip-version-check \
 		-c requirements/constraints-lk15.txt -e '.[test,livekit]' httpx
+	touch $@
+
+.PRECIOUS: .venv-%/.installed
+.venv-%/.installed: pyproject.toml requirements/constraints-%.txt
+	$(PYTHON) -m venv .venv-$*
+	.venv-$*/bin/pip install --quiet --disable-pip-version-check \
+		-c requirements/constraints-$*.txt -e '.[test,$*]'
 	touch $@
 
 ## make test: lint, type-check and the whole test suite (newest livekit plugin)
@@ -39,6 +49,11 @@ pytest: $(STAMP)
 test-lk15: $(STAMP15)
 	$(VENV15)/bin/pytest -m livekit
 
+## make test-pipecat / test-agents / test-xai: that framework's driver tests in its own
+## pinned environment (.venv-<name>, pytest -m <name>)
+$(FRAMEWORKS:%=test-%): test-%: .venv-%/.installed
+	.venv-$*/bin/pytest -m $*
+
 ## make demo: the main job
 demo: $(STAMP)
 	$(BIN)/python -m optstate demo
@@ -54,4 +69,4 @@ soak: $(STAMP)
 	$(BIN)/python -m tools.soak --seconds $(SOAK_SECONDS)
 
 clean:
-	rm -rf $(VENV) $(VENV15) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(VENV15) $(FRAMEWORKS:%=.venv-%) .pytest_cache .mypy_cache .ruff_cache .hypothesis
