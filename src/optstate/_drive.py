@@ -61,6 +61,7 @@ class MemoryWebSocket:
         self.sent: list[dict[str, Any]] = []
         self.closed = False
         self._taken = 0
+        self._fed = 0
         self._inbox: asyncio.Queue[str | None] = asyncio.Queue()
 
     async def send(self, data: str | bytes) -> None:
@@ -92,8 +93,10 @@ class MemoryWebSocket:
             self._inbox.put_nowait(None)
 
     def feed(self, event: Mapping[str, Any]) -> None:
-        """Deliver one server event to the framework's receive loop."""
-        self._inbox.put_nowait(json.dumps(event))
+        """Deliver one server event to the framework's receive loop; one without an
+        ``event_id`` gets one, as every event of a real server has."""
+        self._fed += 1
+        self._inbox.put_nowait(json.dumps({"event_id": f"event_fed_{self._fed}", **event}))
 
     def take(self) -> list[dict[str, Any]]:
         """The client events sent since the last call."""

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import inspect
 import json
 from collections.abc import Coroutine, Mapping
@@ -293,7 +294,7 @@ class XaiDriver(LivekitDriver):
                 f" (got transport {transport!r})"
             )
         try:  # here, on the main thread: livekit registers plugins only there
-            from livekit.plugins import xai
+            xai = importlib.import_module("livekit.plugins.xai")
         except ImportError as e:  # pragma: no cover - depends on the environment
             raise ImportError("the xAI driver needs livekit-plugins-xai: pip install 'optstate[xai]'") from e
         self._xai = xai
