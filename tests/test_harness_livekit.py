@@ -11,6 +11,8 @@ from importlib.metadata import version
 
 import pytest
 
+pytest.importorskip("livekit.plugins.openai", reason="needs livekit-plugins-openai")
+
 from optstate.livekit._driver import attached, stock
 from optstate.testing import check
 

@@ -69,6 +69,18 @@ DRIVERS: dict[str, DriverEntry] = {
     "livekit-optstate": DriverEntry(
         "optstate.livekit._driver:attached", "livekit.plugins.openai", "livekit", "livekit-plugins-openai"
     ),
+    "livekit-azure-stock": DriverEntry(
+        "optstate.livekit._driver:azure_stock", "livekit.plugins.openai", "livekit", "livekit-plugins-openai"
+    ),
+    "livekit-xai-stock": DriverEntry(
+        "optstate.livekit._driver:xai_stock", "livekit.plugins.xai", "xai", "livekit-plugins-xai"
+    ),
+    "pipecat-stock": DriverEntry(
+        "optstate.pipecat._driver:stock", "pipecat.services.openai.realtime.llm", "pipecat", "pipecat-ai"
+    ),
+    "openai-agents-stock": DriverEntry(
+        "optstate.agents._driver:stock", "agents.realtime", "agents", "openai-agents"
+    ),
 }
 
 #: What a user of a plugin experiences when a property fails, by matrix column;
