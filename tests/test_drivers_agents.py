@@ -91,7 +91,7 @@ def test_stock_agents_fails_the_checker() -> None:
     assert not result.ok
     assert "property broken: the server's view equals the expected state (session s0)" in result.report
     assert "audio.output.voice: expected 'alloy', server has 'ash'" in result.report
-    assert program_of(result.report) == [
+    assert program_of(result.bugs[0].report) == [
         'run_config = {"model_settings": {}}',
         "s0 = await RealtimeRunner(agent, model=OpenAIRealtimeWebSocketModel(), config=run_config).run();"
         " await s0.enter()",

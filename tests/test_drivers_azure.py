@@ -77,7 +77,7 @@ def test_stock_azure_fails_the_checker() -> None:
     result = check_driver(azure_stock, examples=100)
     assert not result.ok
     assert "property broken: the server's view equals the expected state (session s0)" in result.report
-    program = program_of(result.report)
+    program = program_of(result.bugs[0].report)
     assert program[:2] == [MADE, "s0 = model.session()"]
     if PLUGIN.startswith("1.5."):
         assert program[2:] == ["model.update_options(voice='alloy')"]

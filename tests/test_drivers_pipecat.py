@@ -100,7 +100,7 @@ def test_stock_pipecat_fails_the_checker() -> None:
     assert not result.ok
     prop = "a write that changes nothing puts nothing on the wire"
     assert f"property broken: {prop} (session s0)" in result.report
-    program = program_of(result.report)
+    program = program_of(result.bugs[0].report)
     assert program[1].startswith('s0 = OpenAIRealtimeLLMService(api_key="sk-test")')
     assert program[2:] == [
         "await w0.queue_frame(LLMUpdateSettingsFrame(delta=OpenAIRealtimeLLMService.Settings("

@@ -72,4 +72,4 @@ def test_stock_xai_fails_the_checker() -> None:
     result = check_driver(xai_stock, examples=100)
     assert not result.ok
     assert "property broken:" in result.report
-    assert program_of(result.report)[1] == "s0 = model.session()"
+    assert program_of(result.bugs[0].report)[1] == "s0 = model.session()"

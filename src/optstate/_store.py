@@ -185,6 +185,12 @@ class Store(Generic[S]):
         return self._model.defaults
 
     @property
+    def written(self) -> frozenset[str]:
+        """The leaf paths set at the model level: by a model-level write, or by the
+        initial defaults where they differ from the record's own (no lock)."""
+        return self._model.written
+
+    @property
     def version(self) -> int:
         """How many effective writes (model or session level) the store has seen."""
         return self._version

@@ -214,6 +214,14 @@ class ModelAdapter:
         _install(model, "session", self.session)
         _shadow(model, ATTR, self)
 
+    def adopt(self, paths: frozenset[str]) -> None:
+        """Set at the model level the options at ``paths`` nobody set yet, at the
+        values the defaults hold (the plugin's constructor chose them)."""
+        store = self.store
+        fresh = sorted(paths - store.written - {"model"})
+        if fresh:
+            store.write(patch(RealtimeOptions, {p: get(store.defaults, p) for p in fresh}))
+
     # -- what the plugin calls -------------------------------------------------------
 
     def update_options(self, **values: Any) -> None:
@@ -310,6 +318,10 @@ class SessionLink:
         # The desired state ``own_opts`` was last made to say (None: not yet).
         self.mirrored: RealtimeOptions | None = None
 
+        # What the plugin's constructor sets is what its own first update carries:
+        # those fields are set at the model level (the URL chooses the model); the
+        # rest stay the server's.
+        adapter.adopt(cv.stock_update_paths(session._create_session_update_event(), adapter.codec.dialect))
         start = Patch()
         if self.own_opts is not None:
             held = cv.state_from_opts(self.own_opts, base=store.defaults)

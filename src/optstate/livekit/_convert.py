@@ -51,7 +51,7 @@ from pydantic import BaseModel
 from .. import InvalidOption, Patch, apply, patch
 from .._patch import EMPTY, check_leaf
 from .._record import MERGE, FieldSpec, specs_by_name
-from ..openai import PLUGIN_KEYWORDS, RealtimeOptions, ToolChoiceFunction, to_json
+from ..openai import PLUGIN_KEYWORDS, Dialect, RealtimeOptions, ToolChoiceFunction, decode_update, to_json
 
 _REASONING: type[BaseModel] | None
 try:  # newer openai packages only; the plugins that take `reasoning` need it
@@ -67,6 +67,7 @@ __all__ = [
     "keyword_of",
     "mirror_leaf",
     "state_from_opts",
+    "stock_update_paths",
     "to_change",
     "to_leaf",
     "tools_to_json",
@@ -271,6 +272,18 @@ def state_from_opts(opts: Any, base: RealtimeOptions | None = None) -> RealtimeO
             path, leaf = to_leaf(keyword, getattr(opts, keyword))
             leaves[path] = leaf
     return apply(base if base is not None else RealtimeOptions(), patch(RealtimeOptions, leaves))
+
+
+def stock_update_paths(event: Any, dialect: Dialect) -> frozenset[str]:
+    """The option paths the plugin's own full ``session.update`` (a pydantic event
+    or its dict) carries, serialised as the plugin's send task does: what the
+    plugin's constructor sets, so what a connection must be sent."""
+    if isinstance(event, BaseModel):
+        event = event.model_dump(mode="json", by_alias=True, exclude_unset=True, warnings=False)
+    session = event.get("session") if isinstance(event, Mapping) else None
+    if not isinstance(session, Mapping):
+        return frozenset()
+    return frozenset(decode_update(session, dialect).paths())
 
 
 def tools_to_json(oai_tools: list[Any]) -> list[Any]:
