@@ -564,6 +564,7 @@ class TestWrites:
         warnings = [r.getMessage() for r in caplog.records if r.name == "optstate.livekit"]
         assert len(warnings) == 1
         assert "voice='alloy'" in warnings[0]
+        assert not warnings[0].startswith("optstate")  # the log line names its logger once
         assert [r.path for r in lk.state_of(session).needs_reconnect] == ["audio.output.voice"]
         assert lk.state_of(session).desired.audio.output.voice == "alloy"
 

@@ -87,6 +87,7 @@ class TestServerIsTheTruth:
         assert s.confirmed.audio.output.speed == 0.5
         assert s.overruled == (Overruled("audio.output.speed", 0.75, 0.5),)
         assert "audio.output.speed" in caplog.text
+        assert all(not r.getMessage().startswith("optstate") for r in caplog.records)  # named once
         assert s.desired.audio.output.speed == 0.5
         assert s.sync() is None  # not re-sent in a loop
         s.write({"audio.output.speed": 0.75})  # asking again sends again

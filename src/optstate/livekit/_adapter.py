@@ -159,6 +159,33 @@ def _take_stock_update(session: Any) -> bool:
     return False
 
 
+class _NoToolsOnce:
+    """Stands in for a session's ``_tools`` until it is first flattened: that
+    flatten (the plugin's reconnect asking which tools to restate, right after it
+    took the connection's first update) finds none, and the session's own tool
+    context is back in place; any other use goes to the real one."""
+
+    def __init__(self, session: Any, tools: Any) -> None:
+        self._session = session
+        self._tools = tools
+
+    def flatten(self) -> list[Any]:
+        if self._session.__dict__.get("_tools") is self:
+            self._session._tools = self._tools
+        return []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._tools, name)
+
+
+def _skip_one_tools_replay(session: Any) -> None:
+    """Make the plugin's reconnect skip its tools restatement once (see
+    :class:`_NoToolsOnce`): the connection's first update already carries them."""
+    tools = session.__dict__.get("_tools")
+    if tools is not None and not isinstance(tools, _NoToolsOnce):
+        session._tools = _NoToolsOnce(session, tools)
+
+
 def _connection_model(module: Any, opts: Any) -> str:
     """The model a connection asks for: what the plugin puts in the URL (the
     deployment, for Azure), not necessarily ``_opts.model``."""
@@ -393,7 +420,13 @@ class SessionLink:
         self.state.on_reconnect()
         event = self.state.sync()
         self.report_refused()
-        return event if event is not None else self._stock_session_update()
+        if event is None:
+            return self._stock_session_update()
+        if "tools" in event["session"]:
+            # This update carries the tools: the plugin's next step, restating them
+            # in an update of their own, would send them twice on this connection.
+            _skip_one_tools_replay(self.session)
+        return event
 
     def restate_tools(self, tools: list[Any]) -> dict[str, Any] | None:
         """The reconnect's tools replay. The store's connect update already
@@ -433,13 +466,13 @@ class SessionLink:
             if rejection is not None:
                 refused = ", ".join(cv.keyword_of(p) for p in rejection.change.paths())
                 log.warning(
-                    "optstate.livekit: the server refused the update of %s (%s); asking again will resend it",
+                    "the server refused the update of %s (%s); asking again will resend it",
                     refused,
                     rejection.error.get("message"),
                 )
                 self.mirror()
         except Exception:  # a listener must never break the plugin's receive loop
-            log.exception("optstate.livekit: failed to handle a server event")
+            log.exception("failed to handle a server event")
 
     def on_client_event(self, event: Any) -> None:
         """Note each ``session.update`` as it goes on the wire."""
@@ -452,7 +485,7 @@ class SessionLink:
         """A session-level write, its mirrors, and its event. A write to a closed
         session is dropped, as the plugin drops events sent after ``aclose``."""
         if self.state.closed:
-            log.debug("optstate.livekit: dropped a write to a closed session: %r", change)
+            log.debug("dropped a write to a closed session: %r", change)
             return
         self.state.write(change)
         self.after_write()
@@ -495,7 +528,7 @@ class SessionLink:
         now = frozenset(refused)
         for r in now - self.warned:
             log.warning(
-                "optstate.livekit: not sending %s=%r on this connection (%s); "
+                "not sending %s=%r on this connection (%s); "
                 "it is kept and goes out when the session next connects",
                 cv.keyword_of(r.path),
                 r.value,
