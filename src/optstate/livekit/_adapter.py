@@ -321,8 +321,8 @@ class ModelAdapter:
             self.model._capabilities.turn_detection = self.turn_taking(opts.turn_detection)
             if self.warn_half is not None:
                 self.warn_half(opts.turn_detection)
-        if self.turn_taking is not None and "input_audio_transcription" in changed:
-            self.model._capabilities.user_transcription = opts.input_audio_transcription is not None
+        if self.turn_taking is not None and cv.TRANSCRIPTION in changed:
+            self.model._capabilities.user_transcription = getattr(opts, cv.TRANSCRIPTION) is not None
 
 
 class SessionLink:
@@ -507,8 +507,8 @@ class SessionLink:
         if caps is not None and derive is not None:
             if "turn_detection" in changed:
                 caps.turn_detection = derive(self.own_opts.turn_detection)
-            if "input_audio_transcription" in changed:
-                caps.user_transcription = self.own_opts.input_audio_transcription is not None
+            if cv.TRANSCRIPTION in changed:
+                caps.user_transcription = getattr(self.own_opts, cv.TRANSCRIPTION) is not None
 
     def sync(self) -> None:
         """Send the session what the server lacks, through the plugin's queue."""

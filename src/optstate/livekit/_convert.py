@@ -62,6 +62,7 @@ except ImportError:  # pragma: no cover - depends on the installed openai packag
 __all__ = [
     "IGNORED",
     "PATHS",
+    "TRANSCRIPTION",
     "from_json",
     "from_leaf",
     "keyword_of",
@@ -80,6 +81,10 @@ PATHS: Final[Mapping[str, str]] = {
     "instructions": "instructions",
     "tools": "tools",
 }
+
+#: The keyword (and ``_opts`` attribute) of input transcription, which the plugin's
+#: capabilities follow.
+TRANSCRIPTION: Final = next(kw for kw, path in PLUGIN_KEYWORDS.items() if path == "audio.input.transcription")
 
 #: Keywords the plugin accepts and the Realtime API ignores ("deprecated, unused in v1").
 IGNORED: Final = frozenset({"temperature"})

@@ -16,6 +16,9 @@ from ._controls import Controls
 from ._events import Events
 from ._official import Validator
 
+#: A beta ``response.create``'s name for ``output_modalities``.
+_FLAT_MODALITIES = FLAT_DIALECTS["beta"].wire_path("output_modalities")
+
 __all__ = ["REFUSAL_CODES", "ServerSession", "UpdateOutcome"]
 
 #: Error codes for the changes the server refuses (by option path).
@@ -214,7 +217,7 @@ class ServerSession:
     def _on_response_create(self, event: dict[str, Any], client_id: str | None) -> _Replies:
         params = event.get("response")
         params = params if isinstance(params, dict) else {}
-        modalities = params.get("output_modalities") or params.get("modalities")
+        modalities = params.get("output_modalities") or params.get(_FLAT_MODALITIES)
         if not isinstance(modalities, list):
             modalities = list(self.state.output_modalities)
         audio = self._controls.audio_of(self.index) and "audio" in modalities
