@@ -39,8 +39,6 @@ through the store's ``_ledger_*`` methods.
 from __future__ import annotations
 
 import secrets
-import threading
-import time
 import weakref
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
@@ -51,6 +49,7 @@ import attrs
 from ._codec import Codec, default_codec
 from ._connection import Connection, Rejection
 from ._errors import InvalidOption, StaleSession
+from ._lock import WriteLock
 from ._patch import Patch, apply, diff, from_valid_paths, full_patch, patch
 
 __all__ = [
@@ -94,40 +93,6 @@ class _Model(Generic[S]):
 _Own = dict[str, tuple[int, Any]]
 
 
-#: How often a waiter yields and retries before it sleeps on the lock.
-_SPINS = 100
-
-
-class _WriteLock:
-    """The store's re-entrant lock, taken without joining the OS wait queue.
-
-    With the GIL, a thread that waits for a lock its holder released is handed
-    the lock while it still has to get the GIL back; the holder, wanting the
-    lock for its next write, then sleeps too, and every write costs two thread
-    switches. Here a waiter only ever tries the lock and, if it is held, lets
-    other threads run (the holder among them) before trying again, so the
-    running thread keeps writing. Writes hold the lock for microseconds.
-    """
-
-    __slots__ = ("_lock",)
-
-    def __init__(self) -> None:
-        self._lock = threading.RLock()
-
-    def __enter__(self) -> None:
-        lock = self._lock
-        if lock.acquire(False):
-            return
-        for _ in range(_SPINS):
-            time.sleep(0)  # releases the GIL: the holder can finish
-            if lock.acquire(False):
-                return
-        lock.acquire()  # held for long (the holder is blocked, say in a log handler): sleep
-
-    def __exit__(self, *_: object) -> None:
-        self._lock.release()
-
-
 def _in_force(own: _Own, model: _Model[Any]) -> dict[str, Any]:
     """``{path: value}`` of the overrides in ``own`` newer than ``model``'s last
     write of their path (last writer wins, per field)."""
@@ -165,7 +130,7 @@ class Store(Generic[S]):
         self._version = 0
         self._codec = codec if codec is not None else default_codec(defaults)
         # One re-entrant lock for every write and every session's wire state.
-        self._lock = _WriteLock()
+        self._lock = WriteLock()
         self._sessions: dict[int, SessionLedger[S]] = {}
         # Writers' index (only read and changed under the lock): leaf path ->
         # ids of the sessions whose override of it is newer than the model's.
