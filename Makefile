@@ -65,9 +65,19 @@ test-lk15: $(STAMP15)
 $(FRAMEWORKS:%=test-%): test-%: .venv-%/.installed
 	.venv-$*/bin/pytest -m $*
 
-## make demo: the main job
-demo: $(STAMP)
-	$(BIN)/python -m optstate demo
+## make demo: the main job. Each further framework's drivers run in that framework's
+## own environment (optstate check --all --json); the demo merges their rows into its matrix.
+DEMO_DIR := .demo
+DEMO_EXAMPLES ?= 60
+demo: $(STAMP) $(FRAMEWORKS:%=.venv-%/.installed)
+	@mkdir -p $(DEMO_DIR)
+	@for fw in $(FRAMEWORKS); do \
+		echo "checking the $$fw drivers in .venv-$$fw (log: $(DEMO_DIR)/$$fw.log)"; \
+		.venv-$$fw/bin/python -m optstate check --all --examples $(DEMO_EXAMPLES) \
+			--json $(DEMO_DIR)/$$fw.json > $(DEMO_DIR)/$$fw.log 2>&1; \
+		rc=$$?; [ $$rc -le 1 ] || { cat $(DEMO_DIR)/$$fw.log; exit $$rc; }; \
+	done
+	$(BIN)/python -m optstate demo --examples $(DEMO_EXAMPLES) --also $(FRAMEWORKS:%=$(DEMO_DIR)/%.json)
 
 ## make bench: run bench/ and write bench/RESULTS.md
 bench: $(STAMP)
@@ -121,4 +131,4 @@ package-check:
 	@echo "package-check: ok"
 
 clean:
-	rm -rf $(VENV) $(VENV15) $(VENVDOCS) $(FRAMEWORKS:%=.venv-%) docs/_build .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(VENV15) $(VENVDOCS) $(FRAMEWORKS:%=.venv-%) $(DEMO_DIR) docs/_build .pytest_cache .mypy_cache .ruff_cache .hypothesis

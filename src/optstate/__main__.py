@@ -21,7 +21,7 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -252,10 +252,11 @@ def _row(name: str, result: CheckResult, transport: str) -> dict[str, Any]:
 
 
 def run_all(
-    args: argparse.Namespace, out: TextIO, names: Sequence[str] | None = None
+    args: argparse.Namespace, out: TextIO, names: Sequence[str] | None = None, *, matrix: bool = True
 ) -> list[dict[str, Any]]:
     """Check every registered driver whose framework is installed (skipping the others
-    with a one-line note); print the matrix; return the report rows."""
+    with a one-line note); print the matrix (unless ``matrix`` is false); return the
+    report rows."""
     rows: list[dict[str, Any]] = []
     for name in names if names is not None else list(DRIVERS):
         entry = DRIVERS[name]
@@ -272,11 +273,35 @@ def run_all(
         result = _check(factory, args, out)
         print(f"  {name}: {result.summary()}", file=out, flush=True)
         rows.append(_row(name, result, args.transport))
+    if matrix:
+        print_matrix(rows, out)
+    return rows
+
+
+def print_matrix(rows: Sequence[Mapping[str, Any]], out: TextIO) -> None:
+    """The drivers x properties matrix of the checked report rows."""
     from ._harness import render_matrix
 
     checked = [(r["driver"], r["properties"]) for r in rows if "properties" in r]
     print("\n" + render_matrix(checked), file=out)
-    return rows
+
+
+def merge_reports(rows: list[dict[str, Any]], paths: Sequence[str]) -> list[dict[str, Any]]:
+    """``rows`` with the checked rows of the ``--json`` reports at ``paths`` (made by
+    ``optstate check --all`` in other environments) added: a driver already checked
+    here keeps its row, and a report that cannot be read is a usage error."""
+    merged = list(rows)
+    seen = {r["driver"] for r in rows if "properties" in r}
+    for path in paths:
+        try:
+            with open(path, encoding="utf-8") as f:
+                report = json.load(f)
+            others = [r for r in report["drivers"] if "properties" in r and r["driver"] not in seen]
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise UsageError(f"--also {path}: not a report of 'optstate check --json' ({e})") from None
+        merged = [r for r in merged if r["driver"] not in {o["driver"] for o in others}] + others
+        seen |= {r["driver"] for r in others}
+    return merged
 
 
 def _write_json(path: str, rows: list[dict[str, Any]], args: argparse.Namespace, started: float) -> None:
@@ -340,7 +365,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"   ({args.examples} random programs each; a cell is 'holds', 'n/a' when the framework lacks")
     print("   the step, or the first line of the minimal program that breaks the property)")
     args.seed, args.max_bugs, args.transport = 0, 5, "inproc"
-    rows = run_all(args, sys.stdout)
+    rows = merge_reports(run_all(args, sys.stdout, matrix=False), args.also)
+    if args.also:
+        print(f"   (with the reports of {len(args.also)} other environment(s): {', '.join(args.also)})")
+    print_matrix(rows, sys.stdout)
     failing = [r for r in rows if r["driver"].endswith("-stock") and r.get("bugs")]
     if failing:
         print("\n== 3. What a user of each failing stock plugin experiences, bug by bug")
@@ -373,6 +401,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(command_parser=demo)
     demo.add_argument("--basic", action="store_true", help="only show one change and its events")
     demo.add_argument("--examples", type=int, default=60, metavar="N", help="programs per driver")
+    demo.add_argument(
+        "--also",
+        nargs="*",
+        default=[],
+        metavar="REPORT",
+        help="reports of 'optstate check --all --json' run in other environments (frameworks that "
+        "cannot share this one), merged into the matrix",
+    )
     chk = sub.add_parser(
         "check",
         help="run the property-test harness on a plugin driver",
