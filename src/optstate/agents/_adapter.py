@@ -112,7 +112,7 @@ class LiveSettings(dict[str, Any]):
     def __setitem__(self, key: str, value: Any) -> None:
         self._write({key: value})
 
-    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def update(self, *args: Any, **kwargs: Any) -> None:
         """``dict.update``, as one model-level write."""
         self._write(dict(*args, **kwargs))
 
@@ -128,7 +128,8 @@ class LiveSettings(dict[str, Any]):
 
     def _unset(self, *_: Any) -> NoReturn:
         raise TypeError(
-            "optstate: a runner setting cannot be unset (the server keeps it); write the value you want instead"
+            "optstate: a runner setting cannot be unset (the server keeps it); "
+            "write the value you want instead"
         )
 
     __delitem__ = _unset
@@ -310,12 +311,18 @@ class ModelLink:
         self.warned = now
 
 
+def _is_ws_model(model: Any) -> bool:
+    """Whether ``model`` builds its ``session.update`` as the OpenAI websocket model does."""
+    names = ("_update_session_config", "_get_session_config", "_handle_ws_event", "_send_raw_message")
+    return all(callable(getattr(model, n, None)) for n in names)
+
+
 def link_model(model: Any, store: Store[RealtimeOptions]) -> ModelLink:
     """The model's link (made on first use, with ``store``)."""
     link = vars(model).get(ATTR)
     if isinstance(link, ModelLink):
         return link
-    if not all(hasattr(model, n) for n in ("_update_session_config", "_get_session_config", "_handle_ws_event")):
+    if not _is_ws_model(model):
         raise TypeError(f"optstate.agents needs an OpenAIRealtimeWebSocketModel (got {type(model).__name__})")
     return ModelLink(model, store)
 
@@ -325,7 +332,9 @@ class SessionLink:
 
     def __init__(self, session: Any, store: Store[RealtimeOptions]) -> None:
         self.session = session
-        self.model = link_model(session.model, store)
+        # Another RealtimeModel implementation keeps its own wire: only the marks apply.
+        model = session.model
+        self.model: ModelLink | None = link_model(model, store) if _is_ws_model(model) else None
         self._stock_settings: Callable[..., Any] = session._get_updated_model_settings_from_agent
         session._get_updated_model_settings_from_agent = self.settings_from_agent
         setattr(session, ATTR, self)
@@ -350,9 +359,8 @@ def link_session(session: Any, store: Store[RealtimeOptions]) -> SessionLink:
 def model_link_of(obj: object) -> ModelLink:
     """The model link of an attached session or model, or ``OptStateError``."""
     link = vars(obj).get(ATTR) if hasattr(obj, "__dict__") else None
-    if isinstance(link, SessionLink):
+    if isinstance(link, SessionLink) and link.model is not None:
         return link.model
     if isinstance(link, ModelLink):
         return link
     raise OptStateError(f"{type(obj).__name__} is not attached: call optstate.agents.attach() on its runner")
-

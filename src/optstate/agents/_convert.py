@@ -89,7 +89,7 @@ _NULLABLE: Final = frozenset(
 )
 
 _KEY_BY_PATH: Final = {
-    **{path: key for key, paths in KEY_PATHS.items() for path in paths if key not in ("modalities", "handoffs")},
+    **{p: key for key, paths in KEY_PATHS.items() for p in paths if key not in ("modalities", "handoffs")},
     **{path: f"audio.{side}.{sub}" for side, subs in _AUDIO_PATHS.items() for sub, path in subs.items()},
 }
 
