@@ -1,4 +1,5 @@
-"""Harness driver ``openai-agents-stock``: the OpenAI Agents SDK's realtime session as it is.
+"""Harness drivers ``openai-agents-stock`` and ``openai-agents-optstate``: the OpenAI
+Agents SDK's realtime session as it is, and after :func:`optstate.agents.attach`.
 
 The SDK (``agents.realtime`` in 0.24) runs a ``RealtimeAgent`` through a
 ``RealtimeRunner``, whose ``run()`` gives a ``RealtimeSession`` over an
@@ -33,6 +34,10 @@ connect and ``truncation`` not at all, so neither is among
 :attr:`AgentsDriver.keywords`. ``None`` is passed as ``None`` (the settings are a
 ``TypedDict``; the SDK has no other way to say "clear").
 
+``attached`` makes every runner with ``optstate.agents.attach(RealtimeRunner(...))``
+and otherwise makes exactly the same calls: the runners share one run config, so
+they share one store, and ``run_config["model_settings"]`` is its model level.
+
 Transport ``inproc`` (default): the model object's ``_create_websocket_connection``
 (its transport factory) returns a :class:`~optstate._drive.MemoryWebSocket`, so every
 byte is the SDK's own. Transport ``ws``: ``model_config["url"]`` points the model at
@@ -54,7 +59,7 @@ except ImportError as e:  # pragma: no cover - depends on the environment
 from .._drive import LoopThread, MemoryWebSocket, received_since, server_event, settle
 from ..testing import default_render
 
-__all__ = ["AgentsDriver", "stock"]
+__all__ = ["AgentsDriver", "attached", "stock"]
 
 #: Harness keyword -> the ``RealtimeSessionModelSettings`` key that holds it.
 SETTINGS: Mapping[str, str] = {
@@ -83,10 +88,11 @@ class AgentsDriver:
     can_reply = True
     can_reconnect = False
 
-    def __init__(self, *, transport: str = "inproc") -> None:
+    def __init__(self, *, attach: bool = False, transport: str = "inproc") -> None:
         if transport not in ("inproc", "ws"):
             raise ValueError(f"transport must be 'inproc' or 'ws' (got {transport!r})")
         self.transport = transport
+        self.attach = attach
         self.loop: LoopThread | None = None
         self.server: Any = None
         self.agent = RealtimeAgent(name="assistant", instructions="You are helpful.")
@@ -134,6 +140,10 @@ class AgentsDriver:
                 config["url"] = self.server.base_url + "/realtime?model=gpt-realtime"
             run_config: Any = self.run_config
             runner = RealtimeRunner(self.agent, model=model, config=run_config)
+            if self.attach:
+                from . import attach
+
+                runner = attach(runner)
             session = await runner.run(model_config=config)
             await session.enter()
             self.sessions.append(session)
@@ -227,10 +237,10 @@ class AgentsDriver:
         if op == "start":
             return 'run_config = {"model_settings": {}}'
         if op == "session":
-            return (
-                f"s{index} = await RealtimeRunner(agent, model=OpenAIRealtimeWebSocketModel(), "
-                f"config=run_config).run(); await s{index}.enter()"
-            )
+            runner = "RealtimeRunner(agent, model=OpenAIRealtimeWebSocketModel(), config=run_config)"
+            if self.attach:
+                runner = f"optstate.agents.attach({runner})"
+            return f"s{index} = await {runner}.run(); await s{index}.enter()"
         if op == "model":
             return f'run_config["model_settings"].update({settings!r})'
         if op == "update":
@@ -242,3 +252,8 @@ class AgentsDriver:
 def stock(*, transport: str = "inproc") -> AgentsDriver:
     """The Agents SDK's realtime session as it is."""
     return AgentsDriver(transport=transport)
+
+
+def attached(*, transport: str = "inproc") -> AgentsDriver:
+    """The Agents SDK's realtime session after :func:`optstate.agents.attach`."""
+    return AgentsDriver(attach=True, transport=transport)
