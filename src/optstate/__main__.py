@@ -81,6 +81,9 @@ DRIVERS: dict[str, DriverEntry] = {
     "openai-agents-stock": DriverEntry(
         "optstate.agents._driver:stock", "agents.realtime", "agents", "openai-agents"
     ),
+    "openai-agents-optstate": DriverEntry(
+        "optstate.agents._driver:attached", "agents.realtime", "agents", "openai-agents"
+    ),
 }
 
 #: What a user of a plugin experiences when a property fails, by matrix column;
