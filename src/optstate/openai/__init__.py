@@ -31,6 +31,7 @@ from ._schema import (
     Transcription,
     VoiceId,
 )
+from ._unknown import Unknown
 from ._values import to_json
 from ._wire import Dialect, decode, decode_update, encode, encode_session
 
@@ -59,6 +60,7 @@ __all__ = [
     "ToolChoiceMcp",
     "TracingConfig",
     "Transcription",
+    "Unknown",
     "VoiceId",
     "decode",
     "decode_update",

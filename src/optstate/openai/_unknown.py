@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Any, Final, final
 
@@ -118,12 +118,12 @@ def json_checked(raw: Any, path: str) -> Any:
             continue
         if depth >= MAX_JSON_DEPTH:
             raise InvalidOption(where, value, f"must be JSON data nested at most {MAX_JSON_DEPTH} deep")
-        if isinstance(value, Mapping | PMap):
+        if type(value) is dict or isinstance(value, PMap):
             for k, v in value.items():
                 if type(k) is not str:
                     raise InvalidOption(f"{where}.{k}" if where else str(k), k, "must be a string key")
                 stack.append((v, f"{where}.{k}" if where else k, depth + 1))
-        elif isinstance(value, list | tuple | PVector):
+        elif type(value) in (list, tuple) or isinstance(value, PVector):
             stack.extend((v, f"{where}[{i}]", depth + 1) for i, v in enumerate(value))
         else:
             raise InvalidOption(where, value, "must be JSON data (objects, arrays, strings, numbers)")
