@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
-from pyrsistent import PMap, PVector, pvector
+from pyrsistent import PMap, PVector, pmap, pvector
 
 from .._errors import InvalidOption
 from .._record import PVECTOR, is_record, specs
@@ -56,31 +56,40 @@ def to_wire(value: Any) -> Any:
 
 
 def _json(value: Any, keep: bool) -> Any:
-    if value is None or type(value) in (str, int, float, bool):
+    kind = type(value)
+    if value is None or kind in _SCALARS:
         return value
-    if isinstance(value, PVector | list | tuple):
+    plan = _PLANS.get(kind)
+    if plan is not None:  # a record: the common case, by exact type
+        tag, fields = plan
+        out: dict[str, Any] = {} if tag is None else {"type": tag}
+        for name, wire in fields:
+            v = getattr(value, name)
+            if v is not None:
+                out[wire] = v if type(v) in _SCALARS else _json(v, keep)
+        return out
+    if kind is PVECTOR or isinstance(value, PVector | list | tuple):
         try:
             return [_json(v, keep) for v in value]
         except InvalidOption as e:
             i = next((i for i, v in enumerate(value) if type(v) is Unknown), None)
             raise (e if i is None else e.located(f"[{i}]")) from None
-    if isinstance(value, PMap | dict):
+    if kind is _PMAP or isinstance(value, PMap | dict):
         return {k: _json(v, keep) for k, v in value.items()}
     if is_record(value):
-        tag = getattr(type(value), "TYPE", None)
-        out: dict[str, Any] = {} if tag is None else {"type": tag}
-        for s in specs(type(value)):
-            v = getattr(value, s.name)
-            if v is not None:
-                out[s.wire] = _json(v, keep)
-        return out
-    if type(value) is Unknown:
+        _PLANS[kind] = (getattr(kind, "TYPE", None), tuple((s.name, s.wire) for s in specs(kind)))
+        return _json(value, keep)
+    if kind is Unknown:
         if keep:
             return value.to_json()
         raise InvalidOption("", value, _UNSENDABLE)
-    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+    raise TypeError(f"cannot encode {kind.__name__} as JSON")
 
 
+#: Per record class: its ``type`` tag (or None) and its fields' (name, wire name).
+_PLANS: dict[type, tuple[str | None, tuple[tuple[str, str], ...]]] = {}
+_SCALARS = frozenset({str, int, float, bool})
+_PMAP = type(pmap())
 _UNSENDABLE = "is a value the server reported that optstate does not model; it cannot be sent"
 
 
