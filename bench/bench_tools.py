@@ -192,10 +192,27 @@ def targets(rows: list[Row]) -> list[Target]:
                 f"{r.ratio:.2f}x ({r.timing.median * 1e3:.2f} ms vs {r.base.median * 1e3:.2f} ms)",
                 r.ratio <= 1.0,
                 note=_NOTE if r is one and (r.ratio > 1.0 or within(r.ratio, 1.0)) else "",
+                profile=profile_statement(_size(r)) if r.ratio > 1.0 else None,
                 close=within(r.ratio, 1.0),
             )
         )
     return out
+
+
+def _size(r: Row) -> int:
+    """How many tools the row's scenario had."""
+    return int(next(word for word in r.scenario.split() if word.isdigit()))
+
+
+def profile_statement(n: int) -> tuple[str, dict[str, Any]]:
+    """A statement (and namespace) that runs the optstate one-tool change of
+    ``n`` tools outside a loop."""
+    loop = asyncio.new_event_loop()
+    try:
+        namespace = loop.run_until_complete(_setup(n))
+    finally:
+        loop.close()
+    return "drive(s_ours.update_tools(lists()))", namespace
 
 
 _NOTE = (

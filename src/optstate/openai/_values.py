@@ -89,7 +89,7 @@ def _json(value: Any, keep: bool) -> Any:
 #: Per record class: its ``type`` tag (or None) and its fields' (name, wire name).
 _PLANS: dict[type, tuple[str | None, tuple[tuple[str, str], ...]]] = {}
 _SCALARS = frozenset({str, int, float, bool})
-_PMAP = type(pmap())
+_PMAP: type = type(pmap())
 _UNSENDABLE = "is a value the server reported that optstate does not model; it cannot be sent"
 
 
