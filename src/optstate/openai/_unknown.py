@@ -28,7 +28,7 @@ from typing import Any, Final, final
 import attrs
 from pyrsistent import PMap, PVector, thaw
 
-from .._errors import InvalidOption, redact
+from .._errors import InvalidOption, is_secret_name, redact
 from .._record import Validator
 from .._validators import MAX_JSON_DEPTH, to_frozen
 
@@ -106,27 +106,37 @@ def json_checked(raw: Any, path: str) -> Any:
     """``raw`` frozen, if it is JSON data (objects with string keys, arrays,
     strings, finite numbers, booleans, null, nested at most ``MAX_JSON_DEPTH``
     deep); else :class:`~optstate.InvalidOption` naming the path below ``path``
-    where it is not."""
-    stack: list[tuple[Any, str, int]] = [(raw, path, 0)]
+    where it is not (below a key named like a secret, that key's path, so the
+    message hides the value)."""
+    # (value, its path, depth, the secret-named ancestor (path, value) or None)
+    stack: list[tuple[Any, str, int, tuple[str, Any] | None]] = [(raw, path, 0, None)]
     while stack:
-        value, where, depth = stack.pop()
+        value, where, depth, secret = stack.pop()
         if value is None or type(value) in (str, bool, int):
             continue
-        if type(value) is float:
-            if not math.isfinite(value):
-                raise InvalidOption(where, value, "must be JSON data (a finite number)")
+        if type(value) is float and math.isfinite(value):
             continue
-        if depth >= MAX_JSON_DEPTH:
-            raise InvalidOption(where, value, f"must be JSON data nested at most {MAX_JSON_DEPTH} deep")
-        if type(value) is dict or isinstance(value, PMap):
+        if type(value) is float:
+            rule = "must be JSON data (a finite number)"
+        elif depth >= MAX_JSON_DEPTH:
+            rule = f"must be JSON data nested at most {MAX_JSON_DEPTH} deep"
+        elif type(value) is dict or isinstance(value, PMap):
             for k, v in value.items():
+                below = f"{where}.{k}" if where else str(k)
                 if type(k) is not str:
-                    raise InvalidOption(f"{where}.{k}" if where else str(k), k, "must be a string key")
-                stack.append((v, f"{where}.{k}" if where else k, depth + 1))
+                    if secret is not None:
+                        raise InvalidOption(*secret, "must be JSON data (objects, arrays, strings, numbers)")
+                    raise InvalidOption(below, k, "must be a string key")
+                stack.append((v, below, depth + 1, secret or ((below, v) if is_secret_name(k) else None)))
+            continue
         elif type(value) in (list, tuple) or isinstance(value, PVector):
-            stack.extend((v, f"{where}[{i}]", depth + 1) for i, v in enumerate(value))
+            stack.extend((v, f"{where}[{i}]", depth + 1, secret) for i, v in enumerate(value))
+            continue
         else:
-            raise InvalidOption(where, value, "must be JSON data (objects, arrays, strings, numbers)")
+            rule = "must be JSON data (objects, arrays, strings, numbers)"
+        if secret is not None:
+            raise InvalidOption(*secret, rule)
+        raise InvalidOption(where, value, rule)
     return to_frozen(raw)
 
 
