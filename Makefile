@@ -12,7 +12,11 @@ VENVDOCS ?= .venv-docs
 STAMPDOCS := $(VENVDOCS)/.installed
 LINTED := src tests bench examples docs tools
 
-.PHONY: test demo bench lint typecheck pytest test-lk15 soak docs package-check clean
+# One pinned virtual environment per further framework (requirements/constraints-<name>.txt),
+# each with its own CI stage.
+FRAMEWORKS := pipecat agents xai
+
+.PHONY: test demo bench lint typecheck pytest test-lk15 $(FRAMEWORKS:%=test-%) soak docs package-check clean
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +36,13 @@ $(STAMPDOCS): pyproject.toml requirements/docs.txt requirements/constraints.txt
 		-c requirements/constraints.txt -r requirements/docs.txt -e '.[livekit,testing]'
 	touch $@
 
+.PRECIOUS: .venv-%/.installed
+.venv-%/.installed: pyproject.toml requirements/constraints-%.txt
+	$(PYTHON) -m venv .venv-$*
+	.venv-$*/bin/pip install --quiet --disable-pip-version-check \
+		-c requirements/constraints-$*.txt -e '.[test,$*]'
+	touch $@
+
 ## make test: lint, type-check and the whole test suite (newest livekit plugin)
 test: lint typecheck pytest
 
@@ -48,6 +59,11 @@ pytest: $(STAMP)
 ## make test-lk15: the livekit tests again on livekit-plugins-openai 1.5.6
 test-lk15: $(STAMP15)
 	$(VENV15)/bin/pytest -m livekit
+
+## make test-pipecat / test-agents / test-xai: that framework's driver tests in its own
+## pinned environment (.venv-<name>, pytest -m <name>)
+$(FRAMEWORKS:%=test-%): test-%: .venv-%/.installed
+	.venv-$*/bin/pytest -m $*
 
 ## make demo: the main job
 demo: $(STAMP)
@@ -105,4 +121,4 @@ package-check:
 	@echo "package-check: ok"
 
 clean:
-	rm -rf $(VENV) $(VENV15) $(VENVDOCS) docs/_build .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(VENV15) $(VENVDOCS) $(FRAMEWORKS:%=.venv-%) docs/_build .pytest_cache .mypy_cache .ruff_cache .hypothesis

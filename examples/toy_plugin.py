@@ -52,6 +52,16 @@ class ToyModel:
             s.update_options(**kw)  # ...then forward
 
 
+def broken() -> ToyDriver:
+    """The broken toy's driver factory (``optstate check --driver examples.toy_plugin:broken``)."""
+    return ToyDriver(broken=True)
+
+
+def fixed() -> ToyDriver:
+    """The fixed toy's driver factory."""
+    return ToyDriver(broken=False)
+
+
 class ToyDriver:
     """The whole driver: 30 lines."""
 

@@ -6,10 +6,11 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import pytest
-from examples.toy_plugin import ToyDriver
+from examples.toy_plugin import ToyDriver, ToySession
 from hypothesis import HealthCheck, seed, settings
 
-from optstate.testing import Driver, OptionsMachine, PropertyFailed, check, make_machine
+from optstate._harness import COLUMNS, NOOP, VIEW
+from optstate.testing import VALIDATORS, Driver, OptionsMachine, PropertyFailed, check, make_machine
 
 QUICK = settings(
     max_examples=40,
@@ -31,6 +32,7 @@ class TestToy:
         assert not result.ok
         report = result.report
         assert "property broken: the server's view equals the expected state" in report
+        report = result.bugs[0].report  # the most severe of the bugs found
         program = report.split("minimal program:")[1].strip().splitlines()
         assert program[0].strip() == "model = make_model()"
         assert program[1].strip() == "s0 = model.session()"
@@ -150,3 +152,105 @@ def test_cli_rejects_a_factory_that_is_no_driver(capsys: pytest.CaptureFixture[s
     err = capsys.readouterr().err
     assert "must return a Driver" in err
     assert "Traceback" not in err
+
+
+class TwoBugSession(ToySession):
+    """A session that sends its voice even when it is unchanged (a spurious update)."""
+
+    def update_options(self, **kw: Any) -> None:
+        changed = {k: v for k, v in kw.items() if self.opts[k] != v or k == "voice"}
+        self.opts.update(kw)
+        if changed:
+            self.send(changed)
+
+
+class TwoBugToy(ToyDriver):
+    """The fixed toy with two independent bugs: a model-level ``speed`` never
+    reaches the sessions, and a session resends an unchanged ``voice``."""
+
+    def new_session(self) -> int:
+        self.model.sessions.append(TwoBugSession(self.model))
+        return len(self.model.sessions) - 1
+
+    def update_model(self, **kw: Any) -> None:
+        self.model.opts.update(kw)
+        for s in self.model.sessions:
+            s.update_options(**{k: v for k, v in kw.items() if k != "speed"})
+
+
+class SessionOnlyToy(ToyDriver):
+    """The fixed toy as a framework without a model level."""
+
+    has_model_level = False
+
+    def update_model(self, **kw: Any) -> None:
+        raise AssertionError("a driver without a model level gets no model-level writes")
+
+
+class TestEveryBug:
+    def test_two_independent_bugs_give_two_reports(self) -> None:
+        """A toy with two independent bugs yields both, each with its own minimal program."""
+        result = check(lambda: TwoBugToy(broken=False), examples=300, seed_value=0)
+        assert not result.ok
+        found = [(b.property, b.paths) for b in result.bugs]
+        assert found == [(VIEW, ("audio.output.speed",)), (NOOP, ("audio.output.voice",))], result.report
+        view, noop = result.bugs
+        assert view.program[-1].startswith("model.update_options(speed=")
+        assert "update_options(voice=" in noop.program[-1]
+        assert result.report.count("minimal program:") == 2
+        assert view.found_after > 0
+        assert noop.found_after > 0
+        assert result.cells()["server's view"] == view.first_line
+        assert result.cells()["no-op sends nothing"] == noop.first_line
+
+    def test_max_bugs_bounds_the_search(self) -> None:
+        """max_bugs=1 stops at the first bug."""
+        result = check(lambda: TwoBugToy(broken=False), examples=300, seed_value=0, max_bugs=1)
+        assert len(result.bugs) == 1
+        assert result.report.count("minimal program:") == 1
+
+    def test_bad_budgets_are_value_errors(self) -> None:
+        """examples or max_bugs below 1 are refused up front."""
+        with pytest.raises(ValueError, match="at least 1"):
+            check(TwoBugToy, examples=0)
+        with pytest.raises(ValueError, match="at least 1"):
+            check(TwoBugToy, max_bugs=0)
+
+
+class TestCapabilities:
+    def test_no_model_level_means_no_model_writes(self) -> None:
+        """A driver without a model level passes, its update_model never called, and
+        the report's cells mark what it cannot exercise."""
+        result = check(lambda: SessionOnlyToy(broken=False), examples=100, seed_value=0)
+        assert result.ok, result.report
+        assert result.lacks == ("model-level writes", "rejections (no server replies)", "reconnects")
+        cells = result.cells()
+        assert set(cells) == set(COLUMNS)
+        assert cells["rejection rollback"] == cells["reconnect"] == "n/a"
+        assert cells["server's view"] == "holds"
+
+    def test_lacking_steps_are_named_in_the_report(self) -> None:
+        """A failing driver's report says in one line which steps were not generated."""
+        result = check(lambda: ToyDriver(broken=True), examples=50, seed_value=0, max_bugs=1)
+        lacks = "not generated (the driver lacks them): rejections (no server replies), reconnects"
+        assert lacks in result.report
+
+    def test_the_driver_dialect_decides_validation(self) -> None:
+        """A driver declaring the beta dialect has its GA-shaped events checked as beta: invalid."""
+
+        class BetaToy(ToyDriver):
+            dialect = "beta"
+
+        result = check(lambda: BetaToy(broken=False), examples=20, seed_value=0, max_bugs=1)
+        assert result.bugs[0].property == "every event validates against the official schema"
+        assert "the schema does not define: ['audio', 'type']" in result.report
+
+    def test_an_unknown_dialect_fails_at_start(self) -> None:
+        """An unknown dialect is a ValueError naming the known ones, before any program runs."""
+
+        class Klingon(ToyDriver):
+            dialect = "klingon"
+
+        with pytest.raises(ValueError, match=r"'klingon'.*known: \['beta', 'ga'\]"):
+            check(lambda: Klingon(broken=False), examples=5)
+        assert {"ga", "beta"} <= set(VALIDATORS)

@@ -22,7 +22,7 @@ import pytest
 pytest.importorskip("livekit.plugins.openai")
 
 from livekit.agents import llm
-from livekit.plugins.openai.realtime import RealtimeModel
+from livekit.plugins.openai.realtime import RealtimeModel, RealtimeSession
 from openai.types.beta.realtime.session import (
     InputAudioNoiseReduction,
     InputAudioTranscription,
@@ -393,6 +393,29 @@ class TestAttach:
         updates = [e for e in harness.server.received[0] if e.get("type") == "session.update"]
         assert [str(e["event_id"]).startswith("optstate_") for e in updates] == [True, True]
 
+    async def test_first_update_carries_what_stock_carries_and_nothing_more(self, harness: Harness) -> None:
+        """Attached, a connection's first session.update carries the options the
+        stock plugin's own first update carries (what its constructor set), with
+        the same values, and nothing the plugin leaves to the server (instructions,
+        include, prompt, ...); the model is the URL's."""
+        model = harness.model()
+        await harness.connected(model)
+        first = next(e for e in harness.server.received[0] if e.get("type") == "session.update")
+        (session,) = model._sessions
+        # The plugin's own full update, as its send task serialises it.
+        own = RealtimeSession._create_session_update_event(session)
+        own = (
+            own.model_dump(mode="json", by_alias=True, exclude_unset=True)
+            if hasattr(own, "model_dump")
+            else own
+        )
+        theirs = decode_update(own["session"]).paths()
+        ours = decode_update(first["session"]).paths()
+        assert ours.keys() == theirs.keys() - {"model"}
+        assert {p: ours[p] for p in ours} == {p: theirs[p] for p in ours}
+        assert "instructions" not in first["session"]
+        assert harness.server.states[0].instructions == harness.server.connections[0].initial.instructions
+
     async def test_sessions_from_before_attach_are_linked(self, harness: Harness) -> None:
         """Sessions made before attach() are linked by it, keep the options they
         already had, and are sent the store's full state once."""
@@ -607,6 +630,7 @@ class TestWrites:
         warnings = [r.getMessage() for r in caplog.records if r.name == "optstate.livekit"]
         assert len(warnings) == 1
         assert "voice='alloy'" in warnings[0]
+        assert not warnings[0].startswith("optstate")  # the log line names its logger once
         assert [r.path for r in lk.state_of(session).needs_reconnect] == ["audio.output.voice"]
         assert lk.state_of(session).desired.audio.output.voice == "alloy"
 

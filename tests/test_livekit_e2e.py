@@ -192,6 +192,10 @@ class TestReconnect:
         first = conn.received[0]
         assert first["type"] == "session.update"
         assert first["session"]["instructions"] == "be brief"
+        # Nothing already sent on this connection is sent again: the tools went with
+        # the first update, so no second update restates them.
+        updates = [e["session"] for e in conn.received if e.get("type") == "session.update"]
+        assert sum("tools" in u for u in updates) == 1
 
     async def test_drop_right_after_a_write(self, harness: Harness) -> None:
         """A connection that drops right after a write comes back with the store's

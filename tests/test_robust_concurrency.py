@@ -16,13 +16,14 @@ from typing import Any
 
 import aiohttp
 import pytest
-from tools.soak import Link, RecordingServer, check_connections, check_links
+from tools.soak import Link, check_connections, check_links
 
 import optstate
 from optstate import Store
 from optstate import _connection as connection_module
 from optstate import _store as store_module
 from optstate.openai import OpenAICodec, Prompt, RealtimeOptions, decode_update, encode_session
+from optstate.server import RealtimeServer
 
 N_WRITERS = 6
 N_SESSIONS = 3
@@ -194,7 +195,7 @@ class TestAsyncio:
     async def test_tasks_and_threads_write_while_links_talk_to_a_server(self) -> None:
         """asyncio tasks and threads write at once while real websocket links sync:
         every write lands once, the servers end holding the desired states."""
-        server = RecordingServer()
+        server = RealtimeServer()
         async with server, aiohttp.ClientSession() as http:
             store: Store[RealtimeOptions] = Store(RealtimeOptions())
             links = [

@@ -15,20 +15,21 @@ from typing import Any
 
 import aiohttp
 import pytest
-from tools.soak import Expected, Link, RecordingServer, check_connections, check_links, soak
+from tools.soak import Expected, Link, check_connections, check_links, soak
 
 import optstate
 from optstate import Store
 from optstate.openai import RealtimeOptions
+from optstate.server import RealtimeServer
 
 pytestmark = pytest.mark.timeout(60)
 
 
 class Rig:
-    """A recording server, a store, and links made on demand; the expected
-    values of every write, rollbacks included."""
+    """A loopback server (it records what it did with each update), a store, and
+    links made on demand; the expected values of every write, rollbacks included."""
 
-    def __init__(self, server: RecordingServer, http: aiohttp.ClientSession, eager: bool) -> None:
+    def __init__(self, server: RealtimeServer, http: aiohttp.ClientSession, eager: bool) -> None:
         self.eager = eager
         self.server = server
         self.http = http
@@ -78,7 +79,7 @@ class Rig:
 @pytest.fixture(params=[False, True], ids=["after-created", "eager"])
 async def rig(request: pytest.FixtureRequest) -> AsyncIterator[Rig]:
     """Links that send their first update after session.created, or at once (as livekit does)."""
-    server = RecordingServer()
+    server = RealtimeServer()
     async with server, aiohttp.ClientSession() as http:
         r = Rig(server, http, eager=request.param)
         yield r

@@ -222,6 +222,30 @@ class TestSecretShapes:
         """The near-miss rule does not hide ordinary option names."""
         assert "visible" in safe_repr({key: "visible"})
 
+    def test_a_rejection_echoing_the_token_in_a_nested_field_is_scrubbed(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """A server error that echoes only the token of ``Bearer <token>``, inside a
+        nested field: neither the Rejection nor the log shows it."""
+        store = Store(RealtimeOptions())
+        s = store.session()
+        tool = {"type": "mcp", "server_label": "s", "headers": {"Authorization": f"Bearer {SECRET}"}}
+        store.write({"tools": [tool]})
+        s.on_server_event({"type": "session.created", "session": encode_session(RealtimeOptions())})
+        event = s.sync()
+        assert event is not None
+        error = {
+            "message": f"token {SECRET} refused",
+            "event_id": event["event_id"],
+            "details": [{"header": f"{SECRET}", "hint": {"echo": f"was {SECRET}"}}],
+        }
+        with caplog.at_level(logging.DEBUG, logger="optstate"):
+            rejection = s.on_server_event({"type": "error", "error": error})
+        assert rejection is not None
+        assert SECRET not in json.dumps(rejection.error)
+        assert SECRET not in caplog.text
+        assert rejection.error["message"] == "token <redacted> refused"
+
     def test_a_url_query_is_not_shown(self) -> None:
         """A URL's query string (it may carry a key) is hidden in reprs."""
         url = f"wss://host.example/v1/realtime?model=m&api_key={SECRET}"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sized
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -77,6 +77,28 @@ async def client(realtime_server: RealtimeServer) -> AsyncIterator[Client]:
         yield c
 
 
+def server_defaults(model: str | None = None) -> RealtimeOptions:
+    """What a fresh connection of the server holds (:func:`optstate.server.server_defaults`)."""
+    from optstate.server import DEFAULT_MODEL
+    from optstate.server import server_defaults as defaults
+
+    return defaults(model or DEFAULT_MODEL)
+
+
+def wiped_defaults(server: RealtimeServer, session: int = 0) -> list[str]:
+    """The paths where ``session`` started from a non-empty server default and now
+    holds an empty value (``""``, ``null``, ``[]``): what a client that sends values
+    nobody set destroys. ``assert not wiped_defaults(server)`` fails such a client."""
+    conn = server.connections[session]
+    changed = optstate.diff(conn.initial, conn.state).paths()
+    return [
+        path
+        for path, value in changed.items()
+        if (value is None or (isinstance(value, Sized) and not value))
+        and optstate.get(conn.initial, path) not in (None, "", ())
+    ]
+
+
 def ga(**session: Any) -> dict[str, Any]:
     return {"type": "realtime", **session}
 
@@ -87,21 +109,21 @@ def speed(value: Any) -> dict[str, Any]:
 
 class TestConnect:
     async def test_session_created_holds_the_defaults(self, realtime_server: RealtimeServer) -> None:
-        """session.created decodes to RealtimeOptions() and carries ids like the real API."""
+        """session.created decodes to server_defaults() and carries ids like the real API."""
         async with connect(realtime_server) as client:
             created = client.created
             assert created["type"] == "session.created"
             assert created["event_id"].startswith("event_")
             assert created["session"]["object"] == "realtime.session"
             assert created["session"]["id"].startswith("sess_")
-            assert decode(created["session"]) == RealtimeOptions()
-            assert realtime_server.states == [RealtimeOptions()]
+            assert decode(created["session"]) == server_defaults()
+            assert realtime_server.states == [server_defaults()]
             assert realtime_server.sessions == [created["session"]]
 
     async def test_model_comes_from_the_url(self, realtime_server: RealtimeServer) -> None:
         """The ``model`` query parameter is the session's model."""
         async with connect(realtime_server, "/v1/realtime?model=gpt-realtime-mini") as client:
-            assert decode(client.created["session"]) == RealtimeOptions(model="gpt-realtime-mini")
+            assert decode(client.created["session"]) == server_defaults("gpt-realtime-mini")
 
     async def test_urls_and_connection_order(self, realtime_server: RealtimeServer) -> None:
         """base_url is ws://127.0.0.1:PORT/v1 and sessions are listed in connection order."""
@@ -134,11 +156,58 @@ class TestConnect:
             assert server.connections[0].closed
 
 
+class TestServerDefaults:
+    @pytest.mark.parametrize("path", ["/v1/realtime?model=gpt-realtime", f"/openai/realtime?{AZURE_QUERY}"])
+    async def test_session_created_carries_the_default_instructions(
+        self, realtime_server: RealtimeServer, path: str
+    ) -> None:
+        """A fresh connection holds non-empty default instructions, shown in session.created."""
+        from optstate.server import DEFAULT_INSTRUCTIONS
+
+        dialect = "beta" if path.startswith("/openai/realtime") else "ga"
+        async with connect(realtime_server, path) as client:
+            assert DEFAULT_INSTRUCTIONS
+            assert client.created["session"]["instructions"] == DEFAULT_INSTRUCTIONS
+            assert decode(client.created["session"], dialect).instructions == DEFAULT_INSTRUCTIONS
+            assert realtime_server.connections[0].initial == server_defaults()
+
+    async def test_every_connection_starts_from_the_defaults(self, realtime_server: RealtimeServer) -> None:
+        """What one connection changed is not where the next one starts."""
+        async with connect(realtime_server) as first:
+            await first.update(ga(instructions="Be brief."))
+        async with connect(realtime_server) as second:
+            assert decode(second.created["session"]) == server_defaults()
+        assert [c.initial for c in realtime_server.connections] == [server_defaults()] * 2
+
+    async def test_a_client_sending_empty_instructions_wipes_them(
+        self, realtime_server: RealtimeServer
+    ) -> None:
+        """The server does what it is told: instructions "" replace its defaults,
+        and wiped_defaults() names the harm, so a test of such a client fails."""
+        async with connect(realtime_server) as client:
+            reply = await client.update(ga(instructions=""))
+            assert reply["type"] == "session.updated"
+            assert reply["session"]["instructions"] == ""
+            assert realtime_server.states[0].instructions == ""
+            assert wiped_defaults(realtime_server) == ["instructions"]
+            with pytest.raises(AssertionError):
+                assert not wiped_defaults(realtime_server)
+
+    async def test_a_client_that_sends_only_its_changes_keeps_them(
+        self, realtime_server: RealtimeServer
+    ) -> None:
+        """A client that sends only what it set leaves the server's defaults alone."""
+        async with connect(realtime_server) as client:
+            await client.update(speed(1.2))
+            assert wiped_defaults(realtime_server) == []
+            assert realtime_server.states[0] == optstate.set(server_defaults(), "audio.output.speed", 1.2)
+
+
 class TestSessionUpdate:
     async def test_update_is_applied_and_answered(self, realtime_server: RealtimeServer) -> None:
         """A valid update is applied and answered by session.updated holding the new state."""
         change = optstate.patch(RealtimeOptions, {"audio.output.speed": 1.5, "instructions": "Be brief."})
-        expected = apply(RealtimeOptions(), change)
+        expected = apply(server_defaults(), change)
         async with connect(realtime_server) as client:
             await client.send(encode(change, event_id="client_1"))
             reply = await client.recv()
@@ -190,7 +259,7 @@ class TestSessionUpdate:
             assert reply["error"]["code"] == "cannot_update_model"
             assert reply["error"]["param"] == "session.model"
             assert reply["error"]["event_id"] == "m1"
-            assert realtime_server.states[0] == RealtimeOptions()
+            assert realtime_server.states[0] == server_defaults()
             assert (await client.update(ga(model="gpt-realtime")))["type"] == "session.updated"
 
     async def test_voice_is_locked_after_audio(self, realtime_server: RealtimeServer) -> None:
@@ -343,7 +412,7 @@ class TestControls:
                 "param": "session.audio.output.speed",
                 "event_id": "f1",
             }
-            assert realtime_server.states[0] == RealtimeOptions()
+            assert realtime_server.states[0] == server_defaults()
             assert (await client.update(speed(1.3)))["type"] == "session.updated"
 
     async def test_fail_next_update_of_one_session(self, realtime_server: RealtimeServer) -> None:
@@ -353,6 +422,77 @@ class TestControls:
             assert (await first.update(speed(1.3)))["type"] == "session.updated"
             assert (await second.update(speed(1.3)))["type"] == "error"
             assert [s.audio.output.speed for s in realtime_server.states] == [1.3, 1.0]
+
+    async def test_withdraw_failures(self, realtime_server: RealtimeServer) -> None:
+        """withdraw_failures takes back queued failures not yet used (of one session,
+        or all) and says how many; updates then succeed."""
+        async with connect(realtime_server) as first, connect(realtime_server) as second:
+            realtime_server.fail_next_update(session=0)
+            realtime_server.fail_next_update(session=0)
+            realtime_server.fail_next_update(session=1)
+            realtime_server.fail_next_update()
+            assert (await first.update(speed(1.3)))["type"] == "error"  # one used: it stays used
+            assert realtime_server.withdraw_failures(session=1) == 1
+            assert realtime_server.withdraw_failures(session=1) == 0
+            assert realtime_server.withdraw_failures() == 2  # session 0's last, and the any-session one
+            assert realtime_server.withdraw_failures() == 0
+            assert (await first.update(speed(1.3)))["type"] == "session.updated"
+            assert (await second.update(speed(1.4)))["type"] == "session.updated"
+
+    async def test_withdraw_leaves_failures_for_any_session(self, realtime_server: RealtimeServer) -> None:
+        """Withdrawing one session's failures keeps those aimed at any session."""
+        async with connect(realtime_server) as client:
+            realtime_server.fail_next_update(session=0)
+            realtime_server.fail_next_update(code="still_queued")
+            assert realtime_server.withdraw_failures(session=0) == 1
+            assert (await client.update(speed(1.3)))["error"]["code"] == "still_queued"
+            assert (await client.update(speed(1.3)))["type"] == "session.updated"
+
+    async def test_received_is_what_each_connection_was_sent(self, realtime_server: RealtimeServer) -> None:
+        """received[i] is every message the client of connection i sent, in order:
+        parsed JSON, or the raw text or bytes; it is that connection's own list."""
+        sent: list[Any] = [
+            {"type": "session.update", "event_id": "r1", "session": speed(1.1)},
+            {"type": "input_audio_buffer.append", "audio": "AAAA"},
+            {"type": "totally.unknown"},
+            {"type": "response.create", "response": {"metadata": {"k": "v"}}},
+            {"type": "output_audio_buffer.clear"},
+        ]
+        async with connect(realtime_server) as client, connect(realtime_server) as other:
+            await client.send(sent[0])
+            await client.ws.send_str("{not json")
+            await client.ws.send_bytes(b"\x00\x01")
+            for event in sent[1:]:
+                await client.send(event)
+            await other.send(sent[1])
+            await realtime_server.wait_for_event("output_audio_buffer.clear")
+            await realtime_server.wait_for_event("input_audio_buffer.append", session=1)
+            assert realtime_server.received == [
+                [sent[0], "{not json", b"\x00\x01", *sent[1:]],
+                [sent[1]],
+            ]
+            assert realtime_server.received[0] is realtime_server.connections[0].received
+
+    async def test_updates_record_what_was_done_with_each_update(
+        self, realtime_server: RealtimeServer
+    ) -> None:
+        """Each connection's updates list every session.update and its outcome, also
+        when no answer is sent (muted)."""
+        async with connect(realtime_server) as client:
+            await client.update(speed(1.1), event_id="u1")
+            await client.update(ga(model="other"), event_id="u2")
+            realtime_server.mute()
+            await client.send({"type": "session.update", "event_id": "u3", "session": speed(0.9)})
+            await realtime_server.wait_for_event("session.update", count=3)
+            updates = realtime_server.connections[0].updates
+            assert [u.event["event_id"] for u in updates] == ["u1", "u2", "u3"]
+            assert [u.applied for u in updates] == [True, False, True]
+            assert updates[1].error is not None
+            assert updates[1].error["code"] == "cannot_update_model"
+            assert updates[0].state.audio.output.speed == 1.1
+            assert updates[1].state is updates[0].state
+            assert updates[2].state == realtime_server.states[0]
+            assert realtime_server.sent[0][-1]["type"] == "error"  # u3's answer never went out
 
     async def test_drop_after_closes_the_connection(self, realtime_server: RealtimeServer) -> None:
         """drop_after(2) answers the second message, then closes; the session keeps its last state."""
@@ -374,8 +514,8 @@ class TestControls:
             assert msg.type is aiohttp.WSMsgType.CLOSE
         async with connect(realtime_server):
             assert realtime_server.states == [
-                optstate.set(RealtimeOptions(), "audio.output.speed", 1.4),
-                RealtimeOptions(),
+                optstate.set(server_defaults(), "audio.output.speed", 1.4),
+                server_defaults(),
             ]
 
     async def test_delay_answers_late(self, realtime_server: RealtimeServer) -> None:
@@ -435,7 +575,7 @@ class TestBetaDialect:
             session = client.created["session"]
             assert "audio" not in session
             assert {"voice", "turn_detection", "modalities"} <= set(session)
-            assert decode(session, "beta") == RealtimeOptions()
+            assert decode(session, "beta") == server_defaults()
             assert realtime_server.connections[0].dialect == "beta"
             change = optstate.patch(
                 RealtimeOptions,
@@ -445,9 +585,9 @@ class TestBetaDialect:
             reply = await client.recv()
             assert reply["type"] == "session.updated"
             assert reply["session"]["speed"] == 1.3
-            assert decode(reply["session"], "beta") == apply(RealtimeOptions(), change)
+            assert decode(reply["session"], "beta") == apply(server_defaults(), change)
             assert "audio" in realtime_server.sessions[0]  # the server's view is always GA
-            assert decode(realtime_server.sessions[0]) == apply(RealtimeOptions(), change)
+            assert decode(realtime_server.sessions[0]) == apply(server_defaults(), change)
 
     async def test_beta_errors_name_beta_params(self, realtime_server: RealtimeServer) -> None:
         """A bad beta value is refused with the beta wire name as its param."""

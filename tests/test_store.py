@@ -72,18 +72,38 @@ class TestWrites:
         result = store.write({"audio.output.speed": 1.0})  # equal to the default
         assert result.effective  # the session changed even though the defaults did not
         assert a.desired.audio.output.speed == 1.0
-        assert not result.changed  # ...the defaults did not change
+        # ...the defaults did not change value; the model level now sets the field
+        assert result.changed == optstate.patch(RealtimeOptions, {"audio.output.speed": 1.0})
+        assert not store.write({"audio.output.speed": 1.0}).effective
 
     def test_noop_writes_change_nothing(self) -> None:
         """Writing the value already set is not effective and sends nothing."""
         store = Store(RealtimeOptions())
         a = store.session()
         connect(a)
+        store.write({"audio.output.speed": 1.0})
+        a.write({"instructions": ""})
+        assert a.sync() is None  # the server holds both already
         v = store.version
         assert not store.write({"audio.output.speed": 1.0}).effective
         assert not a.write({"instructions": ""}).effective
         assert store.version == v
         assert a.sync() is None
+
+    def test_writing_a_field_sets_it_even_at_the_value_shown(self) -> None:
+        """A field nobody set shows the server's value; writing any value sets it,
+        and it is sent when the server holds another (no unset on the wire)."""
+        store = Store(RealtimeOptions())
+        a = store.session()
+        server = optstate.set(RealtimeOptions(), "audio.output.speed", 1.2)
+        a.on_server_event({"type": "session.created", "session": encode_session(server)})
+        assert a.sync() is None  # nothing is set: nothing to send
+        assert a.desired.audio.output.speed == 1.2  # the server's value
+        result = store.write({"audio.output.speed": 1.0})  # the record default, the server holds 1.2
+        assert result.effective
+        event = a.sync()
+        assert event is not None
+        assert event["session"] == {"type": "realtime", "audio": {"output": {"speed": 1.0}}}
 
     def test_update_is_functional(self) -> None:
         """store.update(fn) writes exactly the fields fn changed."""
@@ -128,14 +148,14 @@ class TestBadInput:
 
 
 class TestWire:
-    def test_first_sync_sends_everything_but_model(self) -> None:
-        """A new connection gets the whole desired state except the model."""
+    def test_first_sync_sends_every_set_field_but_model(self) -> None:
+        """A new connection gets every field somebody set, except the model (the
+        URL chooses it), and nothing nobody set."""
         store = Store(RealtimeOptions(instructions="hi"))
         event = store.session().sync()
         assert event is not None
-        assert "model" not in event["session"]
-        assert event["session"]["instructions"] == "hi"
-        assert event["session"]["audio"]["output"]["speed"] == 1.0
+        assert event["session"] == {"type": "realtime", "instructions": "hi"}
+        assert Store(RealtimeOptions()).session().sync() is None
 
     def test_created_before_first_sync_sends_only_the_difference(self) -> None:
         """When session.created arrives first, only what the server lacks is sent."""
@@ -191,8 +211,8 @@ class TestWire:
         connect(s)
         assert s.on_server_event({"type": "error", "error": {"event_id": "other"}}) is None
 
-    def test_reconnect_resends_full_desired_state(self) -> None:
-        """After a reconnect the next sync sends the full desired state again."""
+    def test_reconnect_resends_every_set_field(self) -> None:
+        """After a reconnect the next sync sends every set field again, and nothing else."""
         store = Store(RealtimeOptions())
         s = store.session()
         connect(s)
@@ -202,7 +222,7 @@ class TestWire:
         event = s.sync()
         assert event is not None
         assert event["session"]["audio"]["output"]["speed"] == 1.3
-        assert "instructions" in event["session"]
+        assert "instructions" not in event["session"]
 
     def test_voice_after_audio_needs_reconnect(self) -> None:
         """voice after audio output is kept, not sent, and reported; a reconnect sends it."""
@@ -243,6 +263,7 @@ class TestWire:
         """Fan-out: many sessions with the same sent/desired objects compute one diff."""
         store = Store(RealtimeOptions())
         sessions = [store.session() for _ in range(50)]
+        store.write({"audio.output.speed": 1.2})
         for s in sessions:
             s.sync()
         calls = []
@@ -287,6 +308,10 @@ class TestClose:
         assert not store._overrides()
 
 
+#: Every leaf path: the stand-in ledger's application set every field.
+ALL_SET = frozenset(optstate.full_patch(RealtimeOptions()).paths())
+
+
 class _DictLedger:
     """The least a connection needs from a ledger: a desired state and a lock (no store)."""
 
@@ -306,8 +331,15 @@ class _DictLedger:
     def shared_diff(self, old: RealtimeOptions, new: RealtimeOptions) -> Patch:
         return optstate.diff(old, new)
 
-    def connect(self, codec: Any, desired: RealtimeOptions) -> tuple[Patch, RealtimeOptions]:
-        return codec.connect_patch(desired), codec.fresh(desired)
+    def view(self) -> tuple[RealtimeOptions, frozenset[str]]:
+        return self.desired, ALL_SET
+
+    def connect(
+        self, codec: Any, desired: RealtimeOptions, written: frozenset[str]
+    ) -> tuple[Patch, RealtimeOptions, RealtimeOptions]:
+        held = codec.fresh(desired)
+        change = codec.connect_patch(desired)
+        return change, held, optstate.apply(held, change)
 
 
 class TestConnection:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 import optstate
+import optstate._lock
 from optstate import Store, WriteResult
 from optstate.openai import RealtimeOptions
 
@@ -187,7 +188,7 @@ class TestWriteLock:
     def test_excludes_and_reenters(self) -> None:
         """The store's lock: one holder at a time, re-entrant for its holder, and a
         waiter that outlasts its spins still gets it when the holder lets go."""
-        lock = optstate._store._WriteLock()
+        lock = optstate._lock.WriteLock()
         inside: list[str] = []
         held = threading.Event()
 

@@ -1,6 +1,9 @@
 """Random programs against the store, checked after every step against a reference
 model made of plain dicts (one {leaf path: value} per session and one for the
-defaults), with a simulated server per session that applies what was sent."""
+defaults, with the set of paths somebody wrote), with a simulated server per
+session that starts from its own defaults (not optstate's) and applies what was
+sent. A field nobody set must never reach the server, and reads as the server
+reported it."""
 
 from __future__ import annotations
 
@@ -19,6 +22,16 @@ from optstate.strategies import leaf_paths, patches
 
 PATHS = leaf_paths(RealtimeOptions)
 
+#: What the simulated server holds on a new connection: unlike optstate's record
+#: defaults, so a client that sends fields nobody set is caught.
+SERVER = optstate.apply(
+    RealtimeOptions(),
+    optstate.patch(
+        RealtimeOptions,
+        {"instructions": "The server's own instructions.", "audio.output.speed": 1.1, "tool_choice": "none"},
+    ),
+)
+
 
 def leaves(state: RealtimeOptions) -> dict[str, Any]:
     return {p: optstate.get(state, p) for p in PATHS}
@@ -29,8 +42,10 @@ class Slot:
 
     def __init__(self, session: optstate.SessionState[Any], ref: dict[str, Any]) -> None:
         self.session = session
-        self.ref = ref  # the reference model of this session's desired state
-        self.server = RealtimeOptions(model=ref["model"])  # the simulated server
+        self.ref = ref  # the reference model of this session's set fields
+        self.written: set[str] = set()  # the paths this session wrote
+        self.known: RealtimeOptions | None = None  # the server's last report
+        self.server = SERVER  # the simulated server
         # sent, not yet delivered; with whether audio had started when it was sent
         self.pending: list[tuple[dict[str, Any], bool]] = []
         self.created_pending = True  # session.created not yet delivered
@@ -43,15 +58,36 @@ class StoreMachine(RuleBasedStateMachine):
         super().__init__()
         self.store = Store(RealtimeOptions())
         self.ref_defaults = leaves(RealtimeOptions())
+        self.model_written: set[str] = set()
         self.slots: list[Slot] = []
         self.snapshots: list[tuple[RealtimeOptions, RealtimeOptions]] = []
 
     # -- helpers -----------------------------------------------------------------
 
+    def _report(self, slot: Slot, kind: str) -> None:
+        slot.known = slot.server
+        slot.session.on_server_event({"type": kind, "session": encode_session(slot.server)})
+
     def _deliver_created(self, slot: Slot) -> None:
         if slot.created_pending:
             slot.created_pending = False
-            slot.session.on_server_event({"type": "session.created", "session": encode_session(slot.server)})
+            self._report(slot, "session.created")
+
+    def _set(self, slot: Slot) -> set[str]:
+        return slot.written | self.model_written
+
+    def _expected(self, slot: Slot) -> dict[str, Any]:
+        """A session's desired state: its set fields as written, the others as the
+        server last reported them (optstate's record defaults until it has)."""
+        theirs = leaves(slot.known if slot.known is not None else RealtimeOptions())
+        written = self._set(slot)
+        return {p: slot.ref[p] if p in written else theirs[p] for p in PATHS}
+
+    def _sent(self, slot: Slot, event: dict[str, Any]) -> None:
+        validate_event(event, "ga")
+        sent = decode_update(event["session"]).paths()
+        assert sent.keys() <= self._set(slot), f"sent what nobody set: {sent.keys() - self._set(slot)}"
+        slot.pending.append((event, slot.audio))
 
     def _reject(self, slot: Slot, event: dict[str, Any], change: Patch) -> None:
         """The server answers ``event`` with an error; mirror the rollback in the reference."""
@@ -94,8 +130,9 @@ class StoreMachine(RuleBasedStateMachine):
             slot.ref.update(named)
             new = leaves(slot.session.desired)
             assert {k for k in new if new[k] != old[k]} <= set(named), "changed an unnamed field"
-            if new != old:
+            if new != old or named.keys() - self._set(slot):
                 slot.settled = False
+        self.model_written |= named.keys()
         assert result.changed.paths().keys() <= named.keys()
 
     @precondition(lambda self: self.slots)
@@ -109,10 +146,12 @@ class StoreMachine(RuleBasedStateMachine):
         slot.ref.update(p.paths())
         new = leaves(slot.session.desired)
         assert {k for k in new if new[k] != old[k]} <= set(p.paths()), "changed an unnamed field"
-        assert result.effective == (new != old)
+        newly = p.paths().keys() - self._set(slot)  # set for the first time: effective at any value
+        assert result.effective == (new != old or bool(newly))
+        slot.written |= p.paths().keys()
         for other, before in others:
             assert leaves(other.session.desired) == before, "a session write leaked"
-        if new != old:
+        if new != old or newly:
             slot.settled = False
 
     @precondition(lambda self: self.slots)
@@ -123,8 +162,7 @@ class StoreMachine(RuleBasedStateMachine):
         if slot.settled:
             assert event is None, f"no-op produced an event: {event}"
         if event is not None:
-            validate_event(event, "ga")
-            slot.pending.append((event, slot.audio))
+            self._sent(slot, event)
 
     @precondition(lambda self: any(s.pending for s in self.slots))
     @rule(data=st.data(), reject=st.booleans())
@@ -139,7 +177,7 @@ class StoreMachine(RuleBasedStateMachine):
             self._reject(slot, event, change)
         else:
             slot.server = optstate.apply(slot.server, change)
-            slot.session.on_server_event({"type": "session.updated", "session": encode_session(slot.server)})
+            self._report(slot, "session.updated")
 
     @precondition(lambda self: self.slots)
     @rule(data=st.data())
@@ -153,7 +191,8 @@ class StoreMachine(RuleBasedStateMachine):
     def reconnect(self, data: st.DataObject, created_now: bool) -> None:
         slot = data.draw(st.sampled_from(self.slots))
         slot.session.on_reconnect()
-        slot.server = RealtimeOptions(model=slot.session.desired.model)
+        slot.server = SERVER
+        slot.known = None
         slot.pending.clear()
         slot.audio = False
         slot.created_pending = True
@@ -166,11 +205,11 @@ class StoreMachine(RuleBasedStateMachine):
     def settle(self, data: st.DataObject) -> None:
         """Sync and deliver until quiet; then the server holds what is desired."""
         slot = data.draw(st.sampled_from(self.slots))
+        self._deliver_created(slot)  # a live connection hears from its server
         for _ in range(4):
             event = slot.session.sync()
             if event is not None:
-                validate_event(event, "ga")
-                slot.pending.append((event, slot.audio))
+                self._sent(slot, event)
             while slot.pending:
                 self._deliver_created(slot)
                 sent, _ = slot.pending.pop(0)
@@ -179,9 +218,7 @@ class StoreMachine(RuleBasedStateMachine):
                     self._reject(slot, sent, change)
                     continue
                 slot.server = optstate.apply(slot.server, change)
-                slot.session.on_server_event(
-                    {"type": "session.updated", "session": encode_session(slot.server)}
-                )
+                self._report(slot, "session.updated")
             if event is None:
                 break
         assert slot.session.sync() is None
@@ -206,7 +243,15 @@ class StoreMachine(RuleBasedStateMachine):
     def desired_matches_reference(self) -> None:
         assert leaves(self.store.defaults) == self.ref_defaults
         for slot in self.slots:
-            assert leaves(slot.session.desired) == slot.ref
+            assert leaves(slot.session.desired) == self._expected(slot)
+
+    @invariant()
+    def nobody_set_stays_the_servers(self) -> None:
+        """The server still holds its own value of every field nobody set."""
+        for slot in self.slots:
+            server, own = leaves(slot.server), leaves(SERVER)
+            changed = {p for p in PATHS if server[p] != own[p]}
+            assert changed <= self._set(slot), f"the client changed {changed - self._set(slot)}"
 
     @invariant()
     def old_snapshots_untouched(self) -> None:

@@ -63,7 +63,6 @@ __all__ = [
     "Counts",
     "Expected",
     "Link",
-    "RecordingServer",
     "check_connections",
     "check_links",
     "main",
@@ -94,25 +93,6 @@ VALUES: dict[str, Sequence[Any]] = {
     ],
     "model": ["gpt-realtime", "gpt-realtime-mini"],
 }
-
-
-class RecordingServer(RealtimeServer):
-    """The loopback server, also recording for each connection whether each
-    ``session.update`` was applied (its answer may never be sent: mute, drop)."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.outcomes: dict[int, list[tuple[dict[str, Any], bool]]] = {}
-
-    # The server's handler of one session.update (a protected hook of RealtimeServer):
-    # the only place that knows whether an update was applied when no answer is sent.
-    def _on_session_update(
-        self, conn: ServerSession, event: dict[str, Any], client_id: str | None
-    ) -> list[dict[str, Any]]:
-        replies = super()._on_session_update(conn, event, client_id)
-        applied = bool(replies) and replies[0].get("type") == "session.updated"
-        self.outcomes.setdefault(conn.index, []).append((event, applied))
-        return replies
 
 
 class Link:
@@ -316,21 +296,22 @@ def check_links(links: Sequence[Link], expected: Expected | None = None) -> list
     return problems
 
 
-def check_connections(server: RecordingServer, links: Sequence[Link] = ()) -> list[str]:
+def check_connections(server: RealtimeServer, links: Sequence[Link] = ()) -> list[str]:
     """Replay every connection's updates: none applied twice, none spurious
     (except the whole-state updates ``links`` sent before knowing the server's state)."""
     full = set().union(*(link.full_updates for link in links))
     problems: list[str] = []
     for conn in server.connections:
-        state = RealtimeOptions(model=conn.query.get("model") or RealtimeOptions().model)
+        state = conn.initial
         stale = False  # after a rejection the client's view of this server may lag
         seen: set[Any] = set()
-        for event, applied in server.outcomes.get(conn.index, []):
+        for outcome in conn.updates:
+            event = outcome.event
             event_id = event.get("event_id")
             if event_id in seen:
                 problems.append(f"connection {conn.index}: update {event_id} received twice")
             seen.add(event_id)
-            if not applied:
+            if not outcome.applied:
                 stale = True
                 continue
             change = decode_update(event["session"], conn.dialect)
@@ -408,7 +389,7 @@ async def soak(
     """Run the soak for about ``seconds``; return the counts (``mismatches`` 0 is a pass)."""
     rng = random.Random(seed)
     counts = Counts()
-    server = RecordingServer()
+    server = RealtimeServer()
     async with server, aiohttp.ClientSession() as http:
         store: Store[RealtimeOptions] = Store(RealtimeOptions())
         links = [
@@ -449,7 +430,7 @@ async def soak(
 
 async def _random_op(
     rng: random.Random,
-    server: RecordingServer,
+    server: RealtimeServer,
     store: Store[RealtimeOptions],
     links: list[Link],
     expected: Expected,
@@ -502,7 +483,7 @@ async def _random_op(
 
 
 async def _settle_and_check(
-    server: RecordingServer, links: list[Link], expected: Expected, counts: Counts
+    server: RealtimeServer, links: list[Link], expected: Expected, counts: Counts
 ) -> None:
     counts.settles += 1
     counts.reconnects = sum(link.connections - 1 for link in links)

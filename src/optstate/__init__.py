@@ -11,14 +11,16 @@ Layers, each importing only those above it:
 """
 
 from ._codec import Codec, Refusal
+from ._connection import Overruled, Rejection
 from ._errors import InvalidOption, OptStateError, StaleSession, UnsupportedInDialect
 from ._patch import Patch, apply, diff, full_patch, get, patch, set
-from ._store import Rejection, SessionState, Store, WriteResult
+from ._store import SessionState, Store, WriteResult
 
 __all__ = [
     "Codec",
     "InvalidOption",
     "OptStateError",
+    "Overruled",
     "Patch",
     "Refusal",
     "Rejection",

@@ -1,10 +1,22 @@
 """The connection: what one session put on the wire, and what the server answered.
 
 A :class:`Connection` keeps what a session **sent** and what the server
-**confirmed**: ``sync()`` sends ``diff(sent, desired)``; ``session.updated``
-answers in order advance *confirmed*; an ``error`` naming a sent update rolls it
-back; ``on_reconnect()`` starts over, so the next ``sync()`` replays the whole
-desired state.
+**confirmed**, and sends only what somebody **set**: a field no write named is
+the server's, never sent, and its value is whatever the server reports.
+
+* ``sync()`` sends the set fields where ``sent`` differs from ``desired``;
+* ``session.created``/``session.updated`` carry the server's whole effective
+  configuration: it becomes *confirmed* (and *sent*, with the updates still in
+  flight on top), also when it differs from what was expected. A set field the
+  server holds differently from what was sent is :class:`Overruled`: logged,
+  listed on the session, and desired returns to the server's value (so nothing is
+  re-sent in a loop, and asking again sends again);
+* an ``error`` naming a sent update rolls it back the same way;
+* ``on_reconnect()`` starts over: the next ``sync()`` sends every set field.
+
+Updates in flight are answered in order. However many go unanswered, at most
+:data:`MAX_IN_FLIGHT` records are kept (the newest are merged), and each answer
+costs the same however long the backlog.
 
 It knows a wire protocol only through the :class:`~optstate.Codec` protocol and
 its session's ledger (the overrides and writes, kept by the store) only through
@@ -14,6 +26,7 @@ the small :class:`Ledger` interface below: it never sees the store.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from typing import Any, Generic, Protocol, TypeVar
@@ -21,10 +34,14 @@ from typing import Any, Generic, Protocol, TypeVar
 import attrs
 
 from ._codec import Codec, Refusal
-from ._errors import InvalidOption, OptStateError, StaleSession, redact, safe_repr, scrub, secret_strings
+from ._errors import InvalidOption, OptStateError, StaleSession, redact, safe_repr, scrub_data, secret_strings
 from ._patch import Patch, apply, get, patch
 
-__all__ = ["Connection", "Ledger", "Rejection"]
+__all__ = ["MAX_IN_FLIGHT", "Connection", "Ledger", "Overruled", "Rejection"]
+
+#: How many records of unanswered updates a connection keeps at most; past it,
+#: the newest updates share one record (a silent server costs bounded memory).
+MAX_IN_FLIGHT = 32
 
 S = TypeVar("S")
 log = logging.getLogger("optstate")
@@ -46,6 +63,18 @@ class Rejection:
     rolled_back: Patch
 
 
+@attrs.frozen
+class Overruled:
+    """A set field the server reported holding something other than what was
+    sent: its dotted ``path``, the value ``sent`` and the value the ``server``
+    holds. The server's report is the truth: desired returns to ``server`` (where
+    no later write changed it), so the value is not sent again until asked again."""
+
+    path: str
+    sent: Any = attrs.field(repr=lambda v: repr(redact(v)))
+    server: Any = attrs.field(repr=lambda v: repr(redact(v)))
+
+
 class Ledger(Protocol[S]):
     """What a connection needs from its session's ledger (the store's record of
     the session's overrides and writes)."""
@@ -62,6 +91,11 @@ class Ledger(Protocol[S]):
     def desired(self) -> S:
         """The session's desired state, read as at one instant (no lock)."""
 
+    def view(self) -> tuple[S, frozenset[str]]:
+        """``(desired, written)`` as at one instant (no lock): the desired state
+        and the leaf paths somebody set (a model- or session-level write, or the
+        store's initial defaults where they differ from the record's own)."""
+
     @property
     def lock(self) -> AbstractContextManager[Any]:
         """The store's re-entrant write lock: every change to wire state holds it."""
@@ -77,14 +111,28 @@ class Ledger(Protocol[S]):
     def shared_diff(self, old: S, new: S) -> Patch:
         """``diff(old, new)``, shared by identity between the store's sessions."""
 
-    def connect(self, codec: Codec[S], desired: S) -> tuple[Patch, S]:
-        """``(codec.connect_patch(desired), codec.fresh(desired))``, shared by identity."""
+    def connect(self, codec: Codec[S], desired: S, written: frozenset[str]) -> tuple[Patch, S, S]:
+        """What a new connection is sent: ``codec.connect_patch(desired)`` narrowed to
+        the ``written`` paths; what its server holds first (``codec.fresh(desired)``);
+        and what it holds once that patch is applied. Shared by identity."""
 
 
-@attrs.define
 class _InFlight:
-    event_id: str
-    change: Patch
+    """Sent updates not answered yet: numbers ``first`` to ``last`` of the
+    connection's event ids (one update, or the newest merged when too many are
+    unanswered), ``count`` answers still due, and what they carried together."""
+
+    __slots__ = ("change", "count", "first", "last")
+
+    def __init__(self, n: int, change: Patch) -> None:
+        self.first = self.last = n
+        self.count = 1
+        self.change = change
+
+    def merge(self, n: int, change: Patch) -> None:
+        self.last = n
+        self.count += 1
+        self.change = self.change | change
 
 
 class Connection(Generic[S]):
@@ -102,11 +150,13 @@ class Connection(Generic[S]):
         "_audio_started",
         "_codec",
         "_confirmed",
+        "_effective",
         "_fresh",
         "_inflight",
         "_ledger",
         "_n",
         "_needs_reconnect",
+        "_overruled",
         "_sent",
     )
 
@@ -121,12 +171,14 @@ class Connection(Generic[S]):
         # so the next sync sends the whole desired state.
         self._fresh = True
         self._audio_started = False
-        # Updates sent and not answered, oldest first: a list once there is one
+        # Updates sent and not answered, oldest first: a deque once there is one
         # (the shared empty tuple until then: most sessions have none).
-        self._inflight: list[_InFlight] | tuple[()] = ()
+        self._inflight: deque[_InFlight] | tuple[()] = ()
         self._confirmed: S | None = None
         self._sent: S | None = None
         self._needs_reconnect: tuple[Refusal, ...] = ()
+        self._overruled: tuple[Overruled, ...] = ()
+        self._effective: tuple[Any, Any, Any] | None = None  # (desired, sent, effective)
 
     # -- reading -------------------------------------------------------------
 
@@ -144,7 +196,14 @@ class Connection(Generic[S]):
     @property
     def in_flight(self) -> tuple[str, ...]:
         """The event ids of sent updates the server has not answered yet."""
-        return tuple(f.event_id for f in self._inflight)
+        prefix = self._id_prefix()
+        return tuple(f"{prefix}{n}" for f in self._inflight for n in range(f.last - f.count + 1, f.last + 1))
+
+    @property
+    def overruled(self) -> tuple[Overruled, ...]:
+        """Set fields the server reported holding otherwise than sent, on this
+        connection (the newest report of each path), oldest first."""
+        return self._overruled
 
     @property
     def needs_reconnect(self) -> tuple[Refusal, ...]:
@@ -160,49 +219,75 @@ class Connection(Generic[S]):
 
     def sync(self) -> dict[str, Any] | None:
         """The next ``session.update`` to send, or ``None`` when the server already
-        has (or is being sent) everything desired.
+        has (or is being sent) every field that is set.
 
-        Moves *sent* forward. Changes the live server would refuse are left out
-        and listed in :attr:`needs_reconnect`.
+        Sends only set fields (a field nobody set is the server's). Moves *sent*
+        forward. Changes the live server would refuse are left out and listed in
+        :attr:`needs_reconnect`.
         """
         ledger = self._ledger
         if ledger.closed:
             raise StaleSession(f"session {ledger.id} is closed")
         codec = self._codec
         with ledger.lock:
-            desired = ledger.desired
+            desired, written = ledger.view()
             sent = self._sent
+            after: S | None
             if self._fresh or sent is None:
                 # What to send, and what the new connection's server holds: it may
                 # already refuse something (voice, if the model spoke before our
                 # first update).
-                change, held = ledger.connect(codec, desired)
+                change, held, after = ledger.connect(codec, desired, written)
             elif sent is desired:
                 self._needs_reconnect = ()
                 return None
             else:
-                change = ledger.shared_diff(sent, desired)
-                held = sent
+                full = ledger.shared_diff(sent, desired)
+                change, held = _only(full, written), sent
+                # Share the desired object when everything differing goes out: sessions
+                # with the same (sent, desired) pair then share their diffs by identity.
+                after = desired if change is full else None
             refused = tuple(codec.refusals(held, change, audio_started=self._audio_started))
             self._needs_reconnect = refused
             if refused:
                 change = change.without({r.path for r in refused})
+                after = None
             if not change:
                 return None
             self._n += 1
-            event_id = f"optstate_{ledger.event_prefix}_{ledger.id}_{self._n}"
-            event = codec.encode(change, event_id=event_id)
+            event = codec.encode(change, event_id=f"{self._id_prefix()}{self._n}")
             if event is None:
                 return None
-            # Share the desired object when everything went out: sessions with the
-            # same (sent, desired) pair then share their diffs by identity.
-            self._sent = desired if not refused else apply(held, change)
+            self._sent = after if after is not None else apply(held, change)
             self._fresh = False
-            if self._inflight:
-                self._inflight.append(_InFlight(event_id, change))
+            inflight = self._inflight
+            if not inflight:
+                self._inflight = deque((_InFlight(self._n, change),))
+            elif len(inflight) < MAX_IN_FLIGHT:
+                inflight.append(_InFlight(self._n, change))
             else:
-                self._inflight = [_InFlight(event_id, change)]
+                inflight[-1].merge(self._n, change)
             return event
+
+    @property
+    def desired(self) -> S:
+        """What the server should hold: every set field as the writes say, and
+        every other field as the server reports it (the record's defaults until
+        it has)."""
+        desired, written = self._ledger.view()
+        sent = self._sent
+        if sent is None or sent is desired:
+            return desired
+        cached = self._effective
+        if cached is not None and cached[0] is desired and cached[1] is sent:
+            return cached[2]  # type: ignore[no-any-return]
+        full = self._ledger.shared_diff(sent, desired)
+        theirs = [p for p in full.paths() if p not in written]
+        effective = (
+            apply(desired, patch(type(desired), {p: get(sent, p) for p in theirs})) if theirs else desired
+        )
+        self._effective = (desired, sent, effective)
+        return effective
 
     def on_server_event(self, event: Mapping[str, Any]) -> Rejection | None:
         """Take one raw server event. Never raises for malformed server data
@@ -221,10 +306,10 @@ class Connection(Generic[S]):
             elif type(kind) is str and self._codec.audio_started(event):
                 self._audio_started = True
         except OptStateError as e:
-            log.warning("optstate: ignored a malformed %s server event: %s", _kind(event), e)
+            log.warning("ignored a malformed %s server event: %s", _kind(event), e)
         except Exception:
             # A bug, or server data no check foresaw: still never the caller's problem.
-            log.exception("optstate: could not handle a %s server event", _kind(event))
+            log.exception("could not handle a %s server event", _kind(event))
         return None
 
     def on_reconnect(self) -> None:
@@ -242,35 +327,77 @@ class Connection(Generic[S]):
 
     # -- internals -----------------------------------------------------------
 
+    def _id_prefix(self) -> str:
+        """What this connection's event ids start with (its number follows)."""
+        ledger = self._ledger
+        return f"optstate_{ledger.event_prefix}_{ledger.id}_"
+
     def _on_session(self, event: Mapping[str, Any], *, created: bool) -> None:
         # Everything is computed before anything is assigned: a malformed event
         # (it raises) leaves confirmed, sent and the updates in flight as they were.
         session = event.get("session")
         if not isinstance(session, Mapping):
             raise InvalidOption("session", session, "must be an object")
+        codec = self._codec
         with self._ledger.lock:
-            if created:
-                # The server's fresh state; our first update may already be in flight.
-                server = self._codec.decode(session)
-                self._sent = self._replay(server)
+            inflight = self._inflight
+            if created or not inflight:
+                # The server's state; on a new connection our first update may already
+                # be in flight. Unsolicited (another client, a duplicated answer):
+                # the server is the truth all the same.
+                server = codec.decode(session)
+                before = self._sent
                 self._confirmed = server
+                self._sent = self._replay(server)
                 self._fresh = False
-            elif self._inflight:
-                # Answers come in order: the oldest update in flight was applied.
-                base = self._confirmed
+                if not created and before is not None:
+                    self._overrule(before, self._sent, None)
+                return
+            # An answer: the oldest update in flight was applied. The report is the
+            # server's whole configuration; it may differ from what we expected.
+            head = inflight[0]
+            base = self._confirmed
+            try:
+                server = codec.decode(session)
+            except OptStateError as e:
                 if base is None:
-                    confirmed = self._codec.decode(session)
-                else:
-                    confirmed = self._server_copy(apply(base, self._inflight[0].change), session)
-                self._inflight = self._inflight[1:] if len(self._inflight) > 1 else ()
-                # Not replaced by an equal ``sent``: equality ignores what only the
-                # server reported (such as fields of a newer API), and confirmed keeps it.
-                self._confirmed = confirmed
-            else:
-                # Unsolicited: someone else changed the server; believe the server.
-                server = self._codec.decode(session)
-                self._confirmed = self._sent = server
-                self._fresh = False
+                    raise
+                # Unreadable: the answer still counts, as what we asked for.
+                log.debug("could not read the session in an answer: %s", e)
+                server = apply(base, head.change)
+            head.count -= 1
+            if head.count == 0:
+                inflight.popleft()
+            expected = None if base is None else apply(base, head.change)
+            self._confirmed = server
+            if expected is not None and server == expected and head.count == 0:
+                return  # as foreseen: sent already is this plus what is still in flight
+            before = self._sent
+            self._sent = self._replay(server)
+            if head.count == 0 and before is not None:
+                self._overrule(before, self._sent, head.change)
+
+    def _overrule(self, before: S, after: S, asked: Patch | None) -> None:
+        """Take the server's word where it contradicts what was sent: for each set
+        field that moved from ``before`` to ``after`` (among ``asked``'s, when an
+        answer), record an :class:`Overruled`, warn, and return desired there to the
+        server's value unless a later write changed it. Under the lock."""
+        ledger = self._ledger
+        _, written = ledger.view()
+        moved = ledger.shared_diff(before, after).paths()
+        paths = [p for p in moved if p in written and (asked is None or p in asked.paths())]
+        if not paths:
+            return
+        found = {p: Overruled(p, get(before, p), get(after, p)) for p in paths}
+        self._overruled = (*(o for o in self._overruled if o.path not in found), *found.values())
+        log.warning(
+            "session %s: the server holds other values than were sent for %s; taking the server's",
+            ledger.id,
+            ", ".join(paths),
+        )
+        if not ledger.closed:
+            back = patch(type(after), {p: get(after, p) for p in paths})
+            ledger.rollback(back, unless={p: o.sent for p, o in found.items()})
 
     def _on_error(self, event: Mapping[str, Any]) -> Rejection | None:
         error = event.get("error")
@@ -279,12 +406,17 @@ class Connection(Generic[S]):
         event_id = error.get("event_id")
         ledger = self._ledger
         with ledger.lock:
-            index = next((i for i, f in enumerate(self._inflight) if f.event_id == event_id), None)
-            if index is None:
+            rejected = self._match(event_id, error)
+            if rejected is None:
+                if self._inflight:
+                    log.warning(
+                        "session %s: a server error matches none of the %d updates in flight "
+                        "(event_id %s); the next session.updated will tell what the server holds",
+                        ledger.id,
+                        len(self.in_flight),
+                        safe_repr(event_id),
+                    )
                 return None
-            rejected = self._inflight[index]
-            rest = [*self._inflight[:index], *self._inflight[index + 1 :]]
-            self._inflight = rest if rest else ()
             base = self._confirmed
             if base is None:  # nothing confirmed yet: the server holds its fresh state
                 base = self._codec.fresh(ledger.desired)
@@ -304,28 +436,54 @@ class Connection(Generic[S]):
             rolled = Patch()
             if back and not ledger.closed:
                 rolled = ledger.rollback(patch(type(held), back), unless=leaves)
-        # The server's free text may echo what it was sent: the secrets this session
-        # holds (MCP authorization, headers) are scrubbed from it before anyone shows it.
-        error = _scrubbed(error, secret_strings((rejected.change, held, desired)))
-        log.info("optstate: update %s rejected: %s", safe_repr(event_id), _short(error.get("message")))
-        return Rejection(str(event_id), rejected.change, error, rolled)
+            shown_id = f"{self._id_prefix()}{rejected.last}" if event_id is None else event_id
+        # The server's text may echo what it was sent, anywhere in the error: the
+        # secrets this session holds (MCP authorization, headers) are scrubbed first.
+        error = scrub_data(error, secret_strings((rejected.change, held, desired)))
+        log.info("update %s rejected: %s", safe_repr(shown_id), _short(error.get("message")))
+        return Rejection(str(shown_id), rejected.change, error, rolled)
 
-    def _server_copy(self, confirmed: S, session: Mapping[str, Any]) -> S:
-        """The server's own state object when it equals ``confirmed`` (then it also
-        carries what only the server reports, such as fields of a newer API);
-        ``confirmed`` when it differs or cannot be read (an answer still counts)."""
-        try:
-            server = self._codec.decode(session)
-        except OptStateError as e:
-            log.debug("optstate: could not read the session in an answer: %s", e)
-            return confirmed
-        return server if server == confirmed else confirmed
+    def _match(self, event_id: object, error: Mapping[str, Any]) -> _InFlight | None:
+        """Take out of the updates in flight the one an error refuses: the one its
+        ``event_id`` names; without an ``event_id`` (it is optional), the oldest,
+        when the error is about the session (answers come in order). Under the lock."""
+        inflight = self._inflight
+        if not inflight:
+            return None
+        if event_id is None:
+            param = error.get("param")
+            if not (type(param) is str and param.startswith("session")):
+                return None
+            found = inflight[0]
+        else:
+            prefix = self._id_prefix()
+            if type(event_id) is not str or not event_id.startswith(prefix):
+                return None
+            number = event_id[len(prefix) :]
+            if not number.isdigit():
+                return None
+            n = int(number)
+            named = next((f for f in inflight if f.last - f.count < n <= f.last), None)
+            if named is None:
+                return None
+            found = named
+        inflight.remove(found)
+        if not inflight:
+            self._inflight = ()
+        return found
 
     def _replay(self, base: S) -> S:
         state = base
         for f in self._inflight:
             state = apply(state, f.change)
         return state
+
+
+def _only(change: Patch, written: frozenset[str]) -> Patch:
+    """``change`` without the leaves nobody set (``change`` itself when all are set)."""
+    leaves = change.paths()
+    theirs = {p for p in leaves if p not in written}
+    return change.without(theirs) if theirs else change
 
 
 def _named(leaves: Mapping[str, Any], param: str | None) -> list[str]:
@@ -335,14 +493,6 @@ def _named(leaves: Mapping[str, Any], param: str | None) -> list[str]:
         if hit:
             return hit
     return list(leaves)
-
-
-def _scrubbed(error: Mapping[str, Any], secrets: frozenset[str]) -> Mapping[str, Any]:
-    """``error`` with ``secrets`` scrubbed from its string values (itself if none is there)."""
-    if not secrets:
-        return error
-    clean = {k: scrub(v, secrets) if type(v) is str else v for k, v in error.items()}
-    return error if all(clean[k] is v for k, v in error.items()) else clean
 
 
 def _kind(event: object) -> str:

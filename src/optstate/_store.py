@@ -6,7 +6,12 @@ Semantics (DESIGN.md, "Store and sessions"):
   defaults and on every live session, last writer wins per field;
 * a **session-level** write (:meth:`SessionState.write`) sets the named fields
   on that session only;
-* no write changes a field it does not name.
+* no write changes a field it does not name;
+* a field is **set** once a write named it (or the store's initial defaults
+  differ there from the record's own defaults); a field nobody set is the
+  server's: never sent, and read as the server reports it. Writing a value sets
+  the field even when the value is the one already shown (the server may hold
+  another); nothing unsets a field.
 
 Representation. The store holds one immutable :class:`_Model`: the defaults
 and, for each leaf path, the *stamp* (store version) of the last model-level
@@ -34,8 +39,6 @@ through the store's ``_ledger_*`` methods.
 from __future__ import annotations
 
 import secrets
-import threading
-import time
 import weakref
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
@@ -46,7 +49,8 @@ import attrs
 from ._codec import Codec, default_codec
 from ._connection import Connection, Rejection
 from ._errors import InvalidOption, StaleSession
-from ._patch import Patch, apply, diff, from_valid_paths, patch
+from ._lock import WriteLock
+from ._patch import Patch, apply, diff, from_valid_paths, full_patch, patch
 
 __all__ = [
     "Rejection",  # defined in _connection; imported from here by the integrations
@@ -61,9 +65,10 @@ S = TypeVar("S")
 @attrs.frozen
 class WriteResult:
     """What a write did: the leaves it ``changed`` (an empty patch for a no-op),
-    and the store ``version`` after it. ``effective`` is ``bool(changed)`` for a
-    session write; for a model write it is true when the defaults or any
-    session changed."""
+    and the store ``version`` after it. A leaf the write set for the first time
+    counts as changed even at the value it showed (it will now be sent).
+    ``effective`` is ``bool(changed)`` for a session write; for a model write it
+    is true when the defaults or any session changed."""
 
     changed: Patch
     version: int
@@ -72,13 +77,15 @@ class WriteResult:
 
 class _Model(Generic[S]):
     """The model level: ``defaults``, and for each leaf path the stamp (store
-    version) of the last model-level write naming it. Never changed once published."""
+    version) of the last model-level write naming it (0 for the initial defaults'
+    set fields); ``written`` is the set of those paths. Never changed once published."""
 
-    __slots__ = ("defaults", "stamps")
+    __slots__ = ("defaults", "stamps", "written")
 
     def __init__(self, defaults: S, stamps: dict[str, int]) -> None:
         self.defaults = defaults
         self.stamps = stamps
+        self.written = frozenset(stamps)
 
 
 #: A session's overrides: ``{leaf path: (stamp, value)}``; never changed once
@@ -86,45 +93,21 @@ class _Model(Generic[S]):
 _Own = dict[str, tuple[int, Any]]
 
 
-#: How often a waiter yields and retries before it sleeps on the lock.
-_SPINS = 100
-
-
-class _WriteLock:
-    """The store's re-entrant lock, taken without joining the OS wait queue.
-
-    With the GIL, a thread that waits for a lock its holder released is handed
-    the lock while it still has to get the GIL back; the holder, wanting the
-    lock for its next write, then sleeps too, and every write costs two thread
-    switches. Here a waiter only ever tries the lock and, if it is held, lets
-    other threads run (the holder among them) before trying again, so the
-    running thread keeps writing. Writes hold the lock for microseconds.
-    """
-
-    __slots__ = ("_lock",)
-
-    def __init__(self) -> None:
-        self._lock = threading.RLock()
-
-    def __enter__(self) -> None:
-        lock = self._lock
-        if lock.acquire(False):
-            return
-        for _ in range(_SPINS):
-            time.sleep(0)  # releases the GIL: the holder can finish
-            if lock.acquire(False):
-                return
-        lock.acquire()  # held for long (the holder is blocked, say in a log handler): sleep
-
-    def __exit__(self, *_: object) -> None:
-        self._lock.release()
-
-
 def _in_force(own: _Own, model: _Model[Any]) -> dict[str, Any]:
     """``{path: value}`` of the overrides in ``own`` newer than ``model``'s last
     write of their path (last writer wins, per field)."""
     stamps = model.stamps
     return {path: value for path, (stamp, value) in own.items() if stamp > stamps.get(path, 0)}
+
+
+def _set_in(defaults: Any) -> list[str]:
+    """The leaf paths a store's initial ``defaults`` set: where they differ from
+    the record class's own defaults (every leaf when it has none)."""
+    try:
+        blank = type(defaults)()
+    except (TypeError, InvalidOption):
+        return list(full_patch(defaults).paths())
+    return list(diff(blank, defaults).paths())
 
 
 def _leaf(state: Any, path: str) -> Any:
@@ -143,11 +126,11 @@ class Store(Generic[S]):
     """
 
     def __init__(self, defaults: S, *, codec: Codec[S] | None = None) -> None:
-        self._model: _Model[S] = _Model(defaults, {})
+        self._model: _Model[S] = _Model(defaults, dict.fromkeys(_set_in(defaults), 0))
         self._version = 0
         self._codec = codec if codec is not None else default_codec(defaults)
         # One re-entrant lock for every write and every session's wire state.
-        self._lock = _WriteLock()
+        self._lock = WriteLock()
         self._sessions: dict[int, SessionLedger[S]] = {}
         # Writers' index (only read and changed under the lock): leaf path ->
         # ids of the sessions whose override of it is newer than the model's.
@@ -157,7 +140,7 @@ class Store(Generic[S]):
         self._ids = 0
         self._prefix = secrets.token_hex(3)
         self._diff_memo: dict[tuple[int, int], tuple[Any, Any, Patch]] = {}
-        self._connect_memo: dict[tuple[int, int], tuple[Any, Codec[S], Patch, Any]] = {}
+        self._connect_memo: dict[tuple[int, int, int], tuple[Any, Codec[S], Any, Patch, Any, Any]] = {}
 
     # -- reading -------------------------------------------------------------
 
@@ -165,6 +148,12 @@ class Store(Generic[S]):
     def defaults(self) -> S:
         """The current model-level defaults (an immutable snapshot; no lock)."""
         return self._model.defaults
+
+    @property
+    def written(self) -> frozenset[str]:
+        """The leaf paths set at the model level: by a model-level write, or by the
+        initial defaults where they differ from the record's own (no lock)."""
+        return self._model.written
 
     @property
     def version(self) -> int:
@@ -234,6 +223,10 @@ class Store(Generic[S]):
                     break
             if touched:
                 break
+        # A field set for the first time will be sent from now on, whatever it shows.
+        fresh = [path for path in paths if path not in model.written]
+        if fresh:
+            changed = changed | from_valid_paths({path: _leaf(defaults, path) for path in fresh})
         if not changed and not touched:
             return WriteResult(changed, self._version, False)
         version = self._version + 1
@@ -299,6 +292,20 @@ class Store(Generic[S]):
                     return cached[2]  # type: ignore[no-any-return]
                 return self._desired(model, own, ledger)
 
+    def _ledger_view(self, ledger: SessionLedger[S]) -> tuple[S, frozenset[str]]:
+        """``(desired, written)`` of ``ledger``'s session, as at one instant (no lock)."""
+        while True:
+            model = self._model
+            own = ledger.own
+            if self._model is model:  # no model write in between: one instant
+                if own is None:
+                    return model.defaults, model.written
+                desired = self._desired(model, own, ledger)
+                cached = ledger.written
+                if cached is None or cached[0] is not model or cached[1] is not own:
+                    cached = ledger.written = (model, own, model.written | own.keys())
+                return desired, cached[2]
+
     def _desired(self, model: _Model[S], own: _Own | None, ledger: SessionLedger[S]) -> S:
         """The defaults of ``model`` with the overrides of ``own`` newer than it."""
         if own is None:
@@ -326,7 +333,13 @@ class Store(Generic[S]):
             if unless is not None:
                 change = p.without({path for path in p.paths() if _leaf(before, path) != unless[path]})
             after = apply(before, change)  # validates; raises before anything changes
-            changed = diff(before, after)
+            moved = changed = diff(before, after)
+            # A field set for the first time counts as changed at any value: from now
+            # on it is sent (the server may hold another value than ``before`` shows).
+            written = model.written if own is None else model.written | own.keys()
+            fresh = [path for path in change.paths() if path not in written]
+            if fresh:
+                changed = changed | from_valid_paths({path: _leaf(after, path) for path in fresh})
             if not changed:
                 return WriteResult(changed, self._version, False)
             version = self._version + 1
@@ -336,11 +349,12 @@ class Store(Generic[S]):
                 path: sv for path, sv in own.items() if sv[0] > stamps.get(path, 0)
             }  # fmt: skip
             # Only the leaves that changed: a named leaf that already held its value
-            # needs no override of its own (it equals the model's, or it has one).
-            for path, value in changed._leaves().items():
+            # needs no override of its own (it equals the model's, or it has one),
+            # unless nobody set it before (the override is what makes it set).
+            for path, value in changed.paths().items():
                 # ``value`` comes from ``after`` (diff takes the new side's values): the
                 # validated, converted, immutable value, never the caller's object.
-                if _leaf(defaults, path) == value:
+                if _leaf(defaults, path) == value and path in stamps:
                     new.pop(path, None)
                     ids = holders.get(path)
                     if ids is not None:
@@ -355,7 +369,7 @@ class Store(Generic[S]):
             # ``after`` is what the new overrides say: the next read needs no apply,
             # and the next sync finds diff(before, after) already made.
             ledger.cache = (model, own, after)
-            self._remember(before, after, changed)
+            self._remember(before, after, moved)
             self._version = version
             if ledger.closed:
                 # close() ran while this write was being made (the lock is
@@ -371,18 +385,22 @@ class Store(Generic[S]):
             ledger.closed = True
             self._forget(ledger)
 
-    def _ledger_connect(self, codec: Codec[S], desired: S) -> tuple[Patch, S]:
-        """``(codec.connect_patch(desired), codec.fresh(desired))``, shared by
-        identity: sessions (re)connecting with the same desired object share both."""
-        key = (id(desired), id(codec))
+    def _ledger_connect(self, codec: Codec[S], desired: S, written: frozenset[str]) -> tuple[Patch, S, S]:
+        """What a new connection is sent for ``desired`` (its ``written`` fields but
+        ``model``), what the fresh server holds, and what it holds once the patch is
+        applied; shared by identity: sessions (re)connecting with the same desired
+        and written objects share all three."""
+        key = (id(desired), id(codec), id(written))
         hit = self._connect_memo.get(key)
-        if hit is not None and hit[0] is desired and hit[1] is codec:
-            return hit[2], hit[3]
-        change, held = codec.connect_patch(desired), codec.fresh(desired)
+        if hit is not None and hit[0] is desired and hit[1] is codec and hit[2] is written:
+            return hit[3], hit[4], hit[5]
+        full, held = codec.connect_patch(desired), codec.fresh(desired)
+        change = full.without(full.paths().keys() - written)
+        after = apply(held, change)
         if len(self._connect_memo) > 64:
             self._connect_memo.clear()
-        self._connect_memo[key] = (desired, codec, change, held)
-        return change, held
+        self._connect_memo[key] = (desired, codec, written, change, held, after)
+        return change, held, after
 
     def _ledger_prefix(self) -> str:
         """The random prefix of this store's event ids."""
@@ -438,7 +456,7 @@ class SessionLedger(weakref.ref["SessionState[Any]"], Generic[S]):
     only through the store's ``_ledger_*`` methods.
     """
 
-    __slots__ = ("cache", "closed", "id", "lock", "own", "store")
+    __slots__ = ("cache", "closed", "id", "lock", "own", "store", "written")
 
     def __new__(
         cls, session: SessionState[S], store: Store[S], sid: int, lock: AbstractContextManager[Any]
@@ -456,6 +474,8 @@ class SessionLedger(weakref.ref["SessionState[Any]"], Generic[S]):
         self.own: _Own | None = None
         #: ``(model, own, desired)`` of the last desired state computed.
         self.cache: tuple[Any, Any, Any] | None = None
+        #: ``(model, own, written)`` of the last set of written paths computed.
+        self.written: tuple[Any, Any, frozenset[str]] | None = None
         self.closed = False
         #: The store's write lock (every change to the session holds it).
         self.lock = lock
@@ -464,6 +484,11 @@ class SessionLedger(weakref.ref["SessionState[Any]"], Generic[S]):
     def desired(self) -> S:
         """The session's desired state, as at one instant (no lock)."""
         return self.store._ledger_desired(self)
+
+    def view(self) -> tuple[S, frozenset[str]]:
+        """``(desired, written)`` as at one instant (no lock): the desired state and
+        the paths set at the model level or by this session."""
+        return self.store._ledger_view(self)
 
     @property
     def event_prefix(self) -> str:
@@ -496,9 +521,9 @@ class SessionLedger(weakref.ref["SessionState[Any]"], Generic[S]):
         """The store's :meth:`Store.shared_diff`."""
         return self.store.shared_diff(old, new)
 
-    def connect(self, codec: Codec[S], desired: S) -> tuple[Patch, S]:
-        """The store's shared connect patch and fresh server state for ``desired``."""
-        return self.store._ledger_connect(codec, desired)
+    def connect(self, codec: Codec[S], desired: S, written: frozenset[str]) -> tuple[Patch, S, S]:
+        """The store's shared connect patch, fresh server state and state after."""
+        return self.store._ledger_connect(codec, desired, written)
 
 
 class SessionState(Connection[S]):
@@ -523,11 +548,6 @@ class SessionState(Connection[S]):
     def id(self) -> int:
         """This session's id within its store."""
         return self._ledger.id
-
-    @property
-    def desired(self) -> S:
-        """What this session's writes (and the model's) say its options are."""
-        return self._ledger.desired
 
     @property
     def closed(self) -> bool:

@@ -17,6 +17,7 @@ from . import _patch
 from ._patch import Patch
 from ._record import MERGE, specs
 from .openai import (
+    PLUGIN_KEYWORDS,
     Audio,
     AudioInput,
     AudioOutput,
@@ -251,27 +252,32 @@ def patches(
     return _patch.patch(cls, {p: _patch.get(source, p) for p in chosen})
 
 
-#: Neutral (JSON-like) values for each plugin keyword, simplest first.
-PLUGIN_VALUES: dict[str, st.SearchStrategy[Any]] = {
-    "voice": st.sampled_from(["alloy", "marin", "cedar", "ash"]),
-    "speed": st.sampled_from([1.0, 1.5, 0.75, 1.25]) | st.floats(0.25, 1.5),
-    "turn_detection": st.none()
+#: Neutral (JSON-like) values for the option each plugin keyword sets, simplest first.
+_VALUES_AT: dict[str, st.SearchStrategy[Any]] = {
+    "audio.output.voice": st.sampled_from(["alloy", "marin", "cedar", "ash"]),
+    "audio.output.speed": st.sampled_from([1.0, 1.5, 0.75, 1.25]) | st.floats(0.25, 1.5),
+    "audio.input.turn_detection": st.none()
     | st.builds(lambda t: {"type": "server_vad", "threshold": t}, st.sampled_from([0.5, 0.7, 0.9]))
     | st.builds(lambda e: {"type": "semantic_vad", "eagerness": e}, st.sampled_from(["auto", "high"])),
-    "input_audio_transcription": st.none()
+    "audio.input.transcription": st.none()
     | st.sampled_from([{"model": "gpt-4o-transcribe"}, {"model": "whisper-1", "language": "en"}]),
-    "input_audio_noise_reduction": st.none()
+    "audio.input.noise_reduction": st.none()
     | st.sampled_from([{"type": "near_field"}, {"type": "far_field"}]),
     "tool_choice": st.sampled_from(["auto", "none", "required"]),
-    "max_response_output_tokens": st.sampled_from(["inf", 100, 4096]) | st.integers(1, 4096),
+    "max_output_tokens": st.sampled_from(["inf", 100, 4096]) | st.integers(1, 4096),
     "tracing": st.none() | st.just("auto"),
     "truncation": st.sampled_from(["auto", "disabled"]),
+}
+
+#: Neutral (JSON-like) values for each plugin keyword (``PLUGIN_KEYWORDS``), simplest first.
+PLUGIN_VALUES: dict[str, st.SearchStrategy[Any]] = {
+    keyword: _VALUES_AT[path] for keyword, path in PLUGIN_KEYWORDS.items() if path in _VALUES_AT
 }
 
 
 def plugin_writes(keywords: Sequence[str] | None = None) -> st.SearchStrategy[dict[str, Any]]:
     """``update_options`` keyword arguments in a plugin's own vocabulary (``voice``,
-    ``speed``, ``turn_detection``, ``input_audio_transcription``, …), one or more
+    ``speed``, ``turn_detection``, … as in ``optstate.openai.PLUGIN_KEYWORDS``), one or more
     at a time, with neutral JSON-like values including ``None`` clears. Shrinks
     towards a single keyword with its simplest value."""
     names = [k for k in (keywords or PLUGIN_VALUES) if k in PLUGIN_VALUES]

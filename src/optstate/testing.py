@@ -13,15 +13,19 @@ writes over 1-3 sessions through it and, after every step, for every session, ch
    the live server refuses wait for a reconnect);
 2. **no spurious update** — a write that changes nothing puts nothing on the wire;
 3. **no clobbering** — a write changes no field it did not name;
-4. **valid events** — every ``session.update`` validates against the official
-   ``openai`` schema.
+4. **valid events** — every ``session.update`` validates against the schema of
+   the driver's wire dialect (:data:`VALIDATORS`).
 
-The expected state comes from optstate's own semantics, never from the plugin.
-On failure the report names the property and session, shows expected vs the
-server's view, and prints the shrunk program as runnable Python.
+A wrong server view is reported as its own property when it needs a rejected
+update or a reconnect (see ``optstate._harness.PROPERTIES``). The expected state
+comes from optstate's own semantics, never from the plugin. On failure the
+report names the property and session, shows expected vs the server's view,
+and prints the shrunk program as runnable Python; :func:`check` goes on
+searching and reports every distinct bug (property x option paths), each with
+its own minimal program, most severe first.
 
-Three ways to run it: :func:`check` (a :class:`CheckResult` with the minimal
-program), :func:`assert_plugin_correct` (or the ``optstate_check`` pytest
+Three ways to run it: :func:`check` (a :class:`CheckResult` with every bug and its
+minimal program), :func:`assert_plugin_correct` (or the ``optstate_check`` pytest
 fixture), and, as any Hypothesis state machine, a subclass's ``TestCase``::
 
     class MyPluginMachine(OptionsMachine):
@@ -39,9 +43,7 @@ import sys
 import time
 import types
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, ClassVar, NoReturn, Protocol, TextIO, runtime_checkable
-
-import attrs
+from typing import Any, ClassVar, NoReturn, TextIO
 
 try:
     from hypothesis import HealthCheck, Phase, seed, settings
@@ -58,11 +60,38 @@ except ImportError as e:  # pragma: no cover - depends on the environment
 
 from . import _patch
 from ._errors import OptStateError, safe_repr
-from ._harness import Op, SessionModel, changed_paths, diff_lines, error_reply, minimize, roll_back
+from ._harness import (
+    NOOP,
+    PROPERTIES,
+    RECONNECT,
+    REJECTION,
+    SCHEMA,
+    UNNAMED,
+    VIEW,
+    Bug,
+    CheckResult,
+    Driver,
+    Key,
+    Op,
+    PropertyFailed,
+    SessionModel,
+    bug_of,
+    changed_paths,
+    default_render,
+    diff_lines,
+    error_reply,
+    failure_keys,
+    lacking,
+    minimize,
+    roll_back,
+    same_bug,
+)
 from .openai import PLUGIN_KEYWORDS, Dialect, RealtimeOptions, decode_update, encode_session, refusals
 from .strategies import leaf_paths, plugin_writes
 
 __all__ = [
+    "VALIDATORS",
+    "Bug",
     "CheckResult",
     "Driver",
     "OptionsMachine",
@@ -70,103 +99,28 @@ __all__ = [
     "assert_plugin_correct",
     "check",
     "default_render",
+    "lacking",
     "make_machine",
 ]
 
 
-@runtime_checkable
-class Driver(Protocol):
-    """Adapts one realtime plugin to the harness. Methods are synchronous: an
-    async plugin runs its own event loop (as the shipped livekit drivers do).
+def _official(dialect: str) -> Callable[[dict[str, Any]], None]:
+    def validate(event: dict[str, Any]) -> None:
+        from .openai.official import validate_event  # needs the openai package: imported on use
 
-    Values passed to ``update_model``/``update_session`` are neutral JSON-like
-    values (``1.5``, ``"marin"``, ``None``, ``{"type": "server_vad", ...}``);
-    the driver converts them to what its plugin accepts.
-    """
+        validate_event(event, dialect)
 
-    #: Keywords (from ``optstate.openai.PLUGIN_KEYWORDS``) this plugin's update_options accepts.
-    keywords: Sequence[str]
-    #: Whether :meth:`reply` reaches the plugin (enables rejections in programs).
-    can_reply: bool
-    #: Whether :meth:`reconnect` is supported.
-    can_reconnect: bool
-
-    def start(self) -> None:
-        """Create the model (no session yet)."""
-
-    def new_session(self) -> int:
-        """Create a session; return its index (0, 1, 2 in order)."""
-
-    def update_model(self, **kwargs: Any) -> None:
-        """Call the model-level ``update_options(**kwargs)``."""
-
-    def update_session(self, index: int, **kwargs: Any) -> None:
-        """Call ``update_options(**kwargs)`` on session ``index``."""
-
-    def events(self, index: int) -> list[dict[str, Any]]:
-        """The client events session ``index`` sent since the last call (JSON dicts),
-        after letting any pending I/O happen."""
-
-    def reply(self, index: int, event: dict[str, Any]) -> None:
-        """Deliver a server event (``session.updated``, ``error``) to session ``index``.
-        A driver whose plugin talks to a real server may ignore it, and instead
-        define ``reject_next(index)``, called when the harness decides that the
-        session's next ``session.update`` is rejected."""
-
-    def reconnect(self, index: int) -> None:
-        """Drop session ``index``'s connection; the plugin reconnects."""
-
-    def close(self) -> None:
-        """Release everything (called once per program)."""
-
-    def render(self, op: str, index: int | None, kwargs: Mapping[str, Any]) -> str:
-        """One line of Python for a step, against the plugin's public API."""
+    return validate
 
 
-def default_render(op: str, index: int | None, kwargs: Mapping[str, Any]) -> str:
-    """Render a step as ``model.update_options(speed=1.5)``-style Python."""
-    args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
-    if op == "start":
-        return "model = make_model()"
-    if op == "session":
-        return f"s{index} = model.session()"
-    if op == "model":
-        return f"model.update_options({args})"
-    if op == "update":
-        return f"s{index}.update_options({args})"
-    if op == "reject":
-        return f"# the server rejects s{index}'s next session.update"
-    if op == "reconnect":
-        return f"# s{index}'s connection drops; the plugin reconnects"
-    return f"# {op}"
-
-
-class PropertyFailed(AssertionError):
-    """A harness property does not hold. ``prop`` names it, ``session`` the session,
-    ``details`` show expected vs the server's view, ``ops`` is the program and
-    ``paths`` the option paths the failure is about (empty when it names none)."""
-
-    def __init__(
-        self,
-        prop: str,
-        session: int | None,
-        details: list[str],
-        ops: list[Op],
-        render: Callable[[str, int | None, Mapping[str, Any]], str],
-        *,
-        paths: Sequence[str] = (),
-    ) -> None:
-        self.prop, self.session, self.details = prop, session, details
-        self.ops, self.render = ops, render
-        self.paths = tuple(paths)
-        super().__init__(self.report())
-
-    def report(self) -> str:
-        """The property, the evidence and the program as runnable Python."""
-        program = [self.render(op, index, kwargs) for op, index, kwargs in self.ops]
-        where = f" (session s{self.session})" if self.session is not None else ""
-        lines = [f"property broken: {self.prop}{where}", *self.details, "", "minimal program:"]
-        return "\n".join(lines + ["    " + line for line in program])
+#: How each wire dialect's ``session.update`` events are validated: dialect -> a
+#: function raising :class:`~optstate.OptStateError` for an invalid event. A driver's
+#: ``dialect`` must be a key here (checked when the checker starts); adding a dialect
+#: is one entry here and its codec in :mod:`optstate.openai`.
+VALIDATORS: dict[str, Callable[[dict[str, Any]], None]] = {
+    "ga": _official("ga"),
+    "beta": _official("beta"),
+}
 
 
 @functools.cache
@@ -175,7 +129,8 @@ def _writes(vocabulary: tuple[str, ...]) -> st.SearchStrategy[dict[str, Any]]:
 
 
 def _driver_of(machine: type[OptionsMachine]) -> Driver:
-    """A new driver from ``machine.driver_factory``; TypeError if it is no Driver."""
+    """A new driver from ``machine.driver_factory``; TypeError if it is no Driver,
+    ValueError if its ``dialect`` is not in :data:`VALIDATORS`."""
     factory = getattr(machine, "driver_factory", None)
     if factory is None:
         raise TypeError(f"{machine.__name__} has no driver_factory: set it to a function returning a Driver")
@@ -184,7 +139,15 @@ def _driver_of(machine: type[OptionsMachine]) -> Driver:
         raise TypeError(
             f"the driver factory must return a Driver (see optstate.testing.Driver); got {driver!r}"
         )
+    dialect = getattr(driver, "dialect", machine.dialect)
+    if dialect not in VALIDATORS:
+        raise ValueError(f"driver dialect {dialect!r} is unknown to the harness; known: {sorted(VALIDATORS)}")
     return driver
+
+
+class _EndProgram(Exception):
+    """Raised by :meth:`OptionsMachine.failed` to end a program as passing (the
+    runner does so for a bug it has already reported)."""
 
 
 class OptionsMachine(RuleBasedStateMachine):
@@ -206,7 +169,7 @@ class OptionsMachine(RuleBasedStateMachine):
     keywords: ClassVar[Mapping[str, str]] = PLUGIN_KEYWORDS
     #: The option paths compared between the expected state and the server's view.
     paths: ClassVar[Sequence[str]] = tuple(leaf_paths(RealtimeOptions))
-    #: The wire dialect the plugin speaks: how its events are decoded and validated.
+    #: The wire dialect when the driver has no ``dialect`` attribute.
     dialect: ClassVar[Dialect] = "ga"
     #: Whether every ``session.update`` is validated against the official schema.
     validate_events: ClassVar[bool] = True
@@ -222,14 +185,22 @@ class OptionsMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.driver = _driver_of(type(self))
+        #: The dialect events are decoded and validated in (the driver's, else the class').
+        self.wire: Dialect = getattr(self.driver, "dialect", self.dialect)
+        self.has_model_level: bool = getattr(self.driver, "has_model_level", True)
         self.vocabulary = tuple(k for k in self.driver.keywords if k in self.keywords)
         self.ops: list[Op] = []
         self.sessions: list[SessionModel] = []
+        #: Set when :meth:`failed` ended the program as passing: every later step is skipped.
+        self.finished = False
         self.driver.start()
         self._log("start", None, {})
         self.defaults = RealtimeOptions()
         self.spelled: dict[str, Any] = {}
-        self._open_session(first=True)
+        try:
+            self._open_session(first=True)
+        except _EndProgram:
+            self.finished = True
 
     # -- the program -----------------------------------------------------------
 
@@ -238,7 +209,9 @@ class OptionsMachine(RuleBasedStateMachine):
 
     def failed(self, failure: PropertyFailed) -> NoReturn:
         """Called with every broken property; raises it (a subclass may raise
-        something else, but must raise: the program cannot go on)."""
+        something else, but must raise: the program cannot go on). The runner of
+        :func:`check` overrides it to let a bug it already reported end the
+        program as passing, so that the search goes on for other bugs."""
         raise failure
 
     def _fail(self, prop: str, index: int | None, details: Sequence[str], paths: Sequence[str]) -> NoReturn:
@@ -253,7 +226,7 @@ class OptionsMachine(RuleBasedStateMachine):
         self._log("session", index, {})
         server = RealtimeOptions()
         for event in self._updates(self.driver.events(index), index):
-            server = _patch.apply(server, decode_update(event["session"], self.dialect))
+            server = _patch.apply(server, decode_update(event["session"], self.wire))
             self._answer(index, server)
         if first:
             # The plugin's own defaults: what its first session was configured with.
@@ -265,19 +238,17 @@ class OptionsMachine(RuleBasedStateMachine):
     def _updates(self, events: list[dict[str, Any]], index: int) -> list[dict[str, Any]]:
         updates = [e for e in events if isinstance(e, dict) and e.get("type") == "session.update"]
         if self.validate_events:
-            from .openai.official import validate_event
-
+            validate = VALIDATORS[self.wire]
             for e in updates:
                 try:
-                    validate_event(e, self.dialect)
+                    validate(e)
                 except OptStateError as err:
-                    prop = "every event validates against the official schema"
-                    self._fail(prop, index, [f"    {err}"], ())
+                    self._fail(SCHEMA, index, [f"    {err}"], ())
         return updates
 
     def _answer(self, index: int, server: RealtimeOptions) -> None:
         if self.driver.can_reply:
-            event = {"type": "session.updated", "session": encode_session(server, self.dialect)}
+            event = {"type": "session.updated", "session": encode_session(server, self.wire)}
             self.driver.reply(index, event)
 
     def _pump(self, named: set[str], targets: set[int], expected_before: list[RealtimeOptions]) -> None:
@@ -288,34 +259,36 @@ class OptionsMachine(RuleBasedStateMachine):
             events = self._updates(self.driver.events(index), index)
             changes: list[_patch.Patch] = []
             for event in events:
-                change = decode_update(event["session"], self.dialect)
+                change = decode_update(event["session"], self.wire)
                 changes.append(change)
                 if session.reject_next:
                     session.reject_next = False
+                    session.rejected.update(change.paths())
                     roll_back(session, change)
                     self.driver.reply(index, error_reply(event))
                     continue
                 session.server = _patch.apply(session.server, change)
                 self._answer(index, session.server)
-            unchanged = after_write[index] == expected_before[index]
-            if events and unchanged and before == after_write[index]:
-                self._fail(
-                    "a write that changes nothing puts nothing on the wire",
-                    index,
-                    [f"    sent: {safe_repr(e.get('session'))}" for e in events],
-                    changed_paths(changes),
-                )
+            # a clobber is the more severe of the two, so it is checked first
             moved = set(_patch.diff(before, session.server).paths())
             allowed = named if index in targets else set()
             if not moved <= allowed:
                 self._fail(
-                    "a write changes no field it did not name",
+                    UNNAMED,
                     index,
                     [
                         f"    named: {sorted(allowed) or 'nothing (another session was written)'}",
                         f"    changed on the server: {sorted(moved - allowed)}",
                     ],
                     sorted(moved - allowed),
+                )
+            unchanged = after_write[index] == expected_before[index]
+            if events and unchanged and before == after_write[index]:
+                self._fail(
+                    NOOP,
+                    index,
+                    [f"    sent: {safe_repr(e.get('session'))}" for e in events],
+                    changed_paths(changes),
                 )
 
     def _check_view(self, index: int, session: SessionModel) -> None:
@@ -324,15 +297,30 @@ class OptionsMachine(RuleBasedStateMachine):
         lines = diff_lines(session.expected, session.server, self.paths)
         wrong = [p for p in lines if p not in waiting]
         if wrong:
-            self._fail("the server's view equals the expected state", index, [lines[p] for p in wrong], wrong)
+            prop = VIEW
+            if session.rejected.intersection(wrong):
+                prop = REJECTION
+            elif session.reconnected:
+                prop = RECONNECT
+            self._fail(prop, index, [lines[p] for p in wrong], wrong)
 
     # -- one step; rules draw its arguments, replay calls it directly ------------
 
     def do(self, op: str, index: int | None, kwargs: dict[str, Any]) -> None:
-        """Run one step of a program and check every property after it."""
+        """Run one step of a program and check every property after it (nothing
+        once the program is :attr:`finished`)."""
+        if self.finished:
+            return
+        try:
+            self._do(op, index, kwargs)
+        except _EndProgram:
+            self.finished = True
+
+    def _do(self, op: str, index: int | None, kwargs: dict[str, Any]) -> None:
         if op == "session":
             self._open_session()
         elif op == "model":
+            assert self.has_model_level, "a driver without a model level gets no model-level writes"
             self._log(op, None, kwargs)
             self.driver.update_model(**kwargs)
             change = self._change(kwargs)
@@ -366,8 +354,9 @@ class OptionsMachine(RuleBasedStateMachine):
             session = self.sessions[index]
             session.server = RealtimeOptions()
             session.reject_next = False
+            session.reconnected = True
             for event in self._updates(self.driver.events(index), index):
-                session.server = _patch.apply(session.server, decode_update(event["session"], self.dialect))
+                session.server = _patch.apply(session.server, decode_update(event["session"], self.wire))
                 self._answer(index, session.server)
         self.server_view_matches()
 
@@ -377,7 +366,7 @@ class OptionsMachine(RuleBasedStateMachine):
         return _writes(self.vocabulary)
 
     def _pick(self, data: st.DataObject) -> int:
-        return data.draw(st.integers(0, len(self.sessions) - 1), label="session")
+        return data.draw(st.integers(0, max(len(self.sessions) - 1, 0)), label="session")
 
     # -- rules -------------------------------------------------------------------
 
@@ -387,6 +376,7 @@ class OptionsMachine(RuleBasedStateMachine):
         """Open another session."""
         self.do("session", None, {})
 
+    @precondition(lambda self: self.has_model_level)
     @rule(data=st.data())
     def model_update(self, data: st.DataObject) -> None:
         """A model-level write."""
@@ -431,8 +421,13 @@ class OptionsMachine(RuleBasedStateMachine):
     @invariant()
     def server_view_matches(self) -> None:
         """Property 1, for every session."""
-        for index, session in enumerate(self.sessions):
-            self._check_view(index, session)
+        if self.finished:
+            return
+        try:
+            for index, session in enumerate(self.sessions):
+                self._check_view(index, session)
+        except _EndProgram:
+            self.finished = True
 
     def teardown(self) -> None:
         """Close the driver."""
@@ -449,61 +444,119 @@ def make_machine(driver_factory: Callable[[], Driver], *, validate: bool = True)
     return machine
 
 
-@attrs.frozen
-class CheckResult:
-    """The outcome of :func:`check`: ``ok``; ``examples``, the programs run (Hypothesis
-    also runs programs it then discards, so this is at least the valid examples);
-    ``target``, the valid examples asked for; the ``seed``; and on failure the
-    ``report`` (property, session, expected vs server view, minimal program)."""
-
-    ok: bool
-    examples: int
-    seed: int
-    seconds: float
-    report: str = ""
-    target: int = 0
-
-    def summary(self) -> str:
-        """One line: passed/failed, examples, seed and time."""
-        verdict = "passed" if self.ok else "FAILED"
-        asked = f" for {self.target} examples" if self.target else ""
-        return f"{verdict}: {self.examples} programs run{asked}, seed {self.seed}, {self.seconds:.1f}s"
-
-
 def check(
     driver_factory: Callable[[], Driver],
     *,
     examples: int = 100,
     seed_value: int = 0,
     steps: int = 20,
+    max_bugs: int = 5,
     progress: TextIO | None = None,
 ) -> CheckResult:
     """Run random programs through a driver; return the result (never raises for
-    a property failure: the report is in the result)."""
+    a property failure: the report is in the result).
+
+    After a failure the search goes on, for ``examples`` programs in all, and
+    reports up to ``max_bugs`` distinct bugs (property x option paths), each with
+    its own minimal program, most severe first. How: Hypothesis runs until a
+    program breaks a property with a key not yet known; that failure is shrunk
+    (Hypothesis, then :func:`~optstate._harness.minimize` by replay, keeping the
+    property and a subset of its still-unknown paths) and recorded; Hypothesis
+    then runs again (seed ``seed_value + n`` for the n-th run, with the programs
+    not yet spent) with the known bugs ending a program as passing, until a run
+    finds nothing new, ``max_bugs`` are found or the budget is spent."""
+    if examples < 1 or max_bugs < 1:
+        raise ValueError(f"examples and max_bugs must be at least 1 (got {examples}, {max_bugs})")
+    machine = make_machine(driver_factory)
     return _check_machine(
-        make_machine(driver_factory), examples=examples, seed_value=seed_value, steps=steps, progress=progress
+        machine, examples=examples, seed_value=seed_value, steps=steps, max_bugs=max_bugs, progress=progress
     )
 
 
 def _check_machine(
-    machine: type[OptionsMachine], *, examples: int, seed_value: int, steps: int, progress: TextIO | None
+    machine: type[OptionsMachine],
+    *,
+    examples: int,
+    seed_value: int,
+    steps: int,
+    progress: TextIO | None,
+    max_bugs: int = 5,
 ) -> CheckResult:
     """:func:`check` for any :class:`OptionsMachine` subclass."""
-    count = [0]
     started = time.monotonic()
+    probe = _driver_of(machine)
+    lacks = lacking(probe)
+    not_applicable = tuple(p.column for p in PROPERTIES if p.needs and not getattr(probe, p.needs, False))
+    probe.close()
+    known: set[Key] = set()
+    bugs: list[Bug] = []
+    spent = ran = 0  # programs that counted against the budget / run in all
+    run = 0
+    while len(bugs) < max_bugs and spent < examples:
+        count, found_at, failure = _one_run(
+            machine, known, examples - spent, seed_value + run, steps, progress
+        )
+        run += 1
+        ran += count
+        if failure is None:
+            spent += count
+            break
+        spent += found_at
+        if progress is not None:
+            print(f"\n  failure found after {spent} programs; minimising", file=progress, flush=True)
+        smallest = minimize(failure, functools.partial(_replay, machine), functools.partial(same_bug, known))
+        if not failure_keys(smallest) <= known:
+            bugs.append(bug_of(smallest, spent))
+        known |= failure_keys(smallest) | failure_keys(failure)
+    if progress is not None:
+        print(file=progress)
+    rank = {p.name: i for i, p in enumerate(PROPERTIES)}
+    bugs.sort(key=lambda b: rank[b.property])  # stable: discovery order within a property
+    report = ""
+    if bugs:
+        parts = [f"{len(bugs)} distinct bug{'s' if len(bugs) > 1 else ''} found, most severe first"]
+        if lacks:
+            parts.append("not generated (the driver lacks them): " + ", ".join(lacks))
+        report = "\n\n".join(["\n".join(parts), *(b.report for b in bugs)])
+    seconds = time.monotonic() - started
+    return CheckResult(
+        not bugs, ran, seed_value, seconds, report, examples, tuple(bugs), lacks, not_applicable
+    )
 
-    class Counting(machine):  # type: ignore[misc, valid-type]
+
+def _one_run(
+    machine: type[OptionsMachine],
+    known: set[Key],
+    budget: int,
+    seed_value: int,
+    steps: int,
+    progress: TextIO | None,
+) -> tuple[int, int, PropertyFailed | None]:
+    """One Hypothesis run in which the ``known`` bugs end a program as passing: the
+    programs it ran, how many when the first new failure was seen, and that failure
+    (shrunk by Hypothesis), or None when every program passed."""
+    count = [0]
+    found_at = [0]
+
+    class Runner(machine):  # type: ignore[misc, valid-type]
         def __init__(self) -> None:
             count[0] += 1
             if progress is not None and count[0] % 50 == 0:
                 tty = progress.isatty()
-                line = f"  {count[0]} programs run (target: {examples} valid examples)"
+                line = f"  {count[0]} programs run (target: {budget} valid examples)"
                 print("\r" + line if tty else line, end="" if tty else "\n", file=progress, flush=True)
             super().__init__()
 
-    Counting.__name__ = Counting.__qualname__ = machine.__name__
+        def failed(self, failure: PropertyFailed) -> NoReturn:
+            if failure_keys(failure) <= known:
+                raise _EndProgram
+            if not found_at[0]:
+                found_at[0] = count[0]
+            raise super().failed(failure)  # failed() raises; `raise` tells mypy so
+
+    Runner.__name__ = Runner.__qualname__ = machine.__name__
     options = settings(
-        max_examples=examples,
+        max_examples=budget,
         stateful_step_count=steps,
         deadline=None,
         database=None,
@@ -513,25 +566,18 @@ def _check_machine(
         print_blob=False,
     )
     try:
-        run_state_machine_as_test(seed(seed_value)(Counting), settings=options)
+        run_state_machine_as_test(seed(seed_value)(Runner), settings=options)
     except PropertyFailed as e:
-        if progress is not None:
-            print(f"\n  failure found after {count[0]} programs; minimising", file=progress, flush=True)
-        failure = minimize(e, functools.partial(_replay, machine), _same_property)
-        seconds = time.monotonic() - started
-        return CheckResult(False, count[0], seed_value, seconds, failure.report(), examples)
-    if progress is not None:
-        print(file=progress)
-    return CheckResult(True, count[0], seed_value, time.monotonic() - started, "", examples)
-
-
-def _same_property(found: PropertyFailed, best: PropertyFailed) -> bool:
-    return found.prop == best.prop
+        return count[0], found_at[0] or count[0], e
+    return count[0], 0, None
 
 
 def _replay(machine: type[OptionsMachine], ops: list[Op]) -> PropertyFailed | None:
     """Run a recorded program again; the failure it ends in, if any."""
-    m = machine()
+    try:
+        m = machine()
+    except PropertyFailed as e:
+        return e
     try:
         for op, index, kwargs in ops[2:]:  # ops[0:2]: the model and s0, made by __init__
             if op != "session" and index is not None and index >= len(m.sessions):

@@ -159,6 +159,33 @@ def _take_stock_update(session: Any) -> bool:
     return False
 
 
+class _NoToolsOnce:
+    """Stands in for a session's ``_tools`` until it is first flattened: that
+    flatten (the plugin's reconnect asking which tools to restate, right after it
+    took the connection's first update) finds none, and the session's own tool
+    context is back in place; any other use goes to the real one."""
+
+    def __init__(self, session: Any, tools: Any) -> None:
+        self._session = session
+        self._tools = tools
+
+    def flatten(self) -> list[Any]:
+        if self._session.__dict__.get("_tools") is self:
+            self._session._tools = self._tools
+        return []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._tools, name)
+
+
+def _skip_one_tools_replay(session: Any) -> None:
+    """Make the plugin's reconnect skip its tools restatement once (see
+    :class:`_NoToolsOnce`): the connection's first update already carries them."""
+    tools = session.__dict__.get("_tools")
+    if tools is not None and not isinstance(tools, _NoToolsOnce):
+        session._tools = _NoToolsOnce(session, tools)
+
+
 def _connection_model(module: Any, opts: Any) -> str:
     """The model a connection asks for: what the plugin puts in the URL (the
     deployment, for Azure), not necessarily ``_opts.model``."""
@@ -213,6 +240,14 @@ class ModelAdapter:
         _install(model, "update_options", self.update_options)
         _install(model, "session", self.session)
         _shadow(model, ATTR, self)
+
+    def adopt(self, paths: frozenset[str]) -> None:
+        """Set at the model level the options at ``paths`` nobody set yet, at the
+        values the defaults hold (the plugin's constructor chose them)."""
+        store = self.store
+        fresh = sorted(paths - store.written - {"model"})
+        if fresh:
+            store.write(patch(RealtimeOptions, {p: get(store.defaults, p) for p in fresh}))
 
     # -- what the plugin calls -------------------------------------------------------
 
@@ -286,8 +321,8 @@ class ModelAdapter:
             self.model._capabilities.turn_detection = self.turn_taking(opts.turn_detection)
             if self.warn_half is not None:
                 self.warn_half(opts.turn_detection)
-        if self.turn_taking is not None and "input_audio_transcription" in changed:
-            self.model._capabilities.user_transcription = opts.input_audio_transcription is not None
+        if self.turn_taking is not None and cv.TRANSCRIPTION in changed:
+            self.model._capabilities.user_transcription = getattr(opts, cv.TRANSCRIPTION) is not None
 
 
 class SessionLink:
@@ -310,6 +345,10 @@ class SessionLink:
         # The desired state ``own_opts`` was last made to say (None: not yet).
         self.mirrored: RealtimeOptions | None = None
 
+        # What the plugin's constructor sets is what its own first update carries:
+        # those fields are set at the model level (the URL chooses the model); the
+        # rest stay the server's.
+        adapter.adopt(cv.stock_update_paths(session._create_session_update_event(), adapter.codec.dialect))
         start = Patch()
         if self.own_opts is not None:
             held = cv.state_from_opts(self.own_opts, base=store.defaults)
@@ -384,7 +423,13 @@ class SessionLink:
         self.state.on_reconnect()
         event = self.state.sync()
         self.report_refused()
-        return event if event is not None else self._stock_session_update()
+        if event is None:
+            return self._stock_session_update()
+        if "tools" in event["session"]:
+            # This update carries the tools: the plugin's next step, restating them
+            # in an update of their own, would send them twice on this connection.
+            _skip_one_tools_replay(self.session)
+        return event
 
     def restate_tools(self, tools: list[Any]) -> dict[str, Any] | None:
         """The reconnect's tools replay. The store's connect update already
@@ -424,13 +469,13 @@ class SessionLink:
             if rejection is not None:
                 refused = ", ".join(cv.keyword_of(p) for p in rejection.change.paths())
                 log.warning(
-                    "optstate.livekit: the server refused the update of %s (%s); asking again will resend it",
+                    "the server refused the update of %s (%s); asking again will resend it",
                     refused,
                     rejection.error.get("message"),
                 )
                 self.mirror()
         except Exception:  # a listener must never break the plugin's receive loop
-            log.exception("optstate.livekit: failed to handle a server event")
+            log.exception("failed to handle a server event")
 
     def on_client_event(self, event: Any) -> None:
         """Note each ``session.update`` as it goes on the wire."""
@@ -443,7 +488,7 @@ class SessionLink:
         """A session-level write, its mirrors, and its event. A write to a closed
         session is dropped, as the plugin drops events sent after ``aclose``."""
         if self.state.closed:
-            log.debug("optstate.livekit: dropped a write to a closed session: %r", change)
+            log.debug("dropped a write to a closed session: %r", change)
             return
         self.state.write(change)
         self.after_write()
@@ -465,8 +510,8 @@ class SessionLink:
         if caps is not None and derive is not None:
             if "turn_detection" in changed:
                 caps.turn_detection = derive(self.own_opts.turn_detection)
-            if "input_audio_transcription" in changed:
-                caps.user_transcription = self.own_opts.input_audio_transcription is not None
+            if cv.TRANSCRIPTION in changed:
+                caps.user_transcription = getattr(self.own_opts, cv.TRANSCRIPTION) is not None
 
     def sync(self) -> None:
         """Send the session what the server lacks, through the plugin's queue."""
@@ -486,7 +531,7 @@ class SessionLink:
         now = frozenset(refused)
         for r in now - self.warned:
             log.warning(
-                "optstate.livekit: not sending %s=%r on this connection (%s); "
+                "not sending %s=%r on this connection (%s); "
                 "it is kept and goes out when the session next connects",
                 cv.keyword_of(r.path),
                 r.value,

@@ -51,7 +51,7 @@ from pydantic import BaseModel
 from .. import InvalidOption, Patch, apply, patch
 from .._patch import EMPTY, check_leaf
 from .._record import MERGE, FieldSpec, specs_by_name
-from ..openai import PLUGIN_KEYWORDS, RealtimeOptions, ToolChoiceFunction, to_json
+from ..openai import PLUGIN_KEYWORDS, Dialect, RealtimeOptions, ToolChoiceFunction, decode_update, to_json
 
 _REASONING: type[BaseModel] | None
 try:  # newer openai packages only; the plugins that take `reasoning` need it
@@ -62,11 +62,13 @@ except ImportError:  # pragma: no cover - depends on the installed openai packag
 __all__ = [
     "IGNORED",
     "PATHS",
+    "TRANSCRIPTION",
     "from_json",
     "from_leaf",
     "keyword_of",
     "mirror_leaf",
     "state_from_opts",
+    "stock_update_paths",
     "to_change",
     "to_leaf",
     "tools_to_json",
@@ -79,6 +81,10 @@ PATHS: Final[Mapping[str, str]] = {
     "instructions": "instructions",
     "tools": "tools",
 }
+
+#: The keyword (and ``_opts`` attribute) of input transcription, which the plugin's
+#: capabilities follow.
+TRANSCRIPTION: Final = next(kw for kw, path in PLUGIN_KEYWORDS.items() if path == "audio.input.transcription")
 
 #: Keywords the plugin accepts and the Realtime API ignores ("deprecated, unused in v1").
 IGNORED: Final = frozenset({"temperature"})
@@ -271,6 +277,18 @@ def state_from_opts(opts: Any, base: RealtimeOptions | None = None) -> RealtimeO
             path, leaf = to_leaf(keyword, getattr(opts, keyword))
             leaves[path] = leaf
     return apply(base if base is not None else RealtimeOptions(), patch(RealtimeOptions, leaves))
+
+
+def stock_update_paths(event: Any, dialect: Dialect) -> frozenset[str]:
+    """The option paths the plugin's own full ``session.update`` (a pydantic event
+    or its dict) carries, serialised as the plugin's send task does: what the
+    plugin's constructor sets, so what a connection must be sent."""
+    if isinstance(event, BaseModel):
+        event = event.model_dump(mode="json", by_alias=True, exclude_unset=True, warnings=False)
+    session = event.get("session") if isinstance(event, Mapping) else None
+    if not isinstance(session, Mapping):
+        return frozenset()
+    return frozenset(decode_update(session, dialect).paths())
 
 
 def tools_to_json(oai_tools: list[Any]) -> list[Any]:

@@ -1,13 +1,28 @@
-"""Harness drivers for the installed ``livekit-plugins-openai``.
+"""Harness drivers for the installed ``livekit-plugins-openai`` and the models built on it.
 
 ``stock`` drives the plugin as it is; ``attached`` the same plugin after
-:func:`optstate.livekit.attach`. The harness is synchronous, so the plugin
-runs on an asyncio loop in a thread of its own.
+:func:`optstate.livekit.attach`; ``azure_stock`` the plugin's legacy Azure path
+(``RealtimeModel.with_azure(..., api_version=...)``, the flat/beta dialect);
+``xai_stock`` livekit-plugins-xai's ``RealtimeModel`` (a subclass of the OpenAI
+one that reshapes each ``session.update`` for xAI: ``voice`` and
+``turn_detection`` at the top level). The harness is synchronous, so the plugin
+runs on a :class:`~optstate._drive.LoopThread`.
+
+Every step maps onto livekit's own API, the way livekit's documentation tells an
+application to change options: ``start`` makes the model; ``new_session`` is
+``model.session()``; ``update_model`` is ``model.update_options(**kw)`` (livekit
+re-applies it to every live session); ``update_session`` is
+``session.update_options(**kw)``; ``events`` are the client events the session
+sent; ``reply`` and ``reconnect`` as below. Values are converted to livekit's types
+by :mod:`optstate.livekit._convert` (``None`` stays ``None``: livekit's clear).
 
 Transport ``ws``: the plugin talks to :class:`optstate.server.RealtimeServer`
 on 127.0.0.1 over a real websocket; the events are what the server received,
 the server answers them itself (rejecting when the harness asks), and a
 reconnect is the server dropping the connection.
+
+The xAI model runs ``inproc`` only (``can_reconnect`` false), until the loopback
+server speaks xAI's dialect; the Azure model runs on both.
 
 Transport ``inproc`` (the default): each session's connection task is
 cancelled as soon as the session exists, so nothing touches the network; the
@@ -22,19 +37,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import inspect
 import json
-import threading
 from collections.abc import Coroutine, Mapping
 from typing import Any, TypeVar
 
 from livekit.plugins.openai.realtime import RealtimeModel, RealtimeSession
 from pydantic import BaseModel
 
+from .._drive import LoopThread, Source, received_since
 from ..testing import default_render
 from . import _convert as cv
 
-__all__ = ["LivekitDriver", "attached", "stock"]
+__all__ = ["AzureDriver", "LivekitDriver", "XaiDriver", "attached", "azure_stock", "stock", "xai_stock"]
 
 T = TypeVar("T")
 
@@ -53,8 +69,11 @@ def _literal(keyword: str, value: Any) -> str:
 
 
 class LivekitDriver:
-    """Drives a livekit ``RealtimeModel`` and its sessions (see the module doc)."""
+    """Drives a livekit ``RealtimeModel`` and its sessions (see the module doc).
+    Subclasses make another model (:meth:`make_model`) and say how it is spelled."""
 
+    dialect = "ga"
+    has_model_level = True
     can_reply = True
 
     def __init__(self, *, attach: bool, transport: str = "inproc") -> None:
@@ -67,32 +86,30 @@ class LivekitDriver:
         self._conn: list[int] = []  # session index -> its current server connection
         self._seen: dict[int, int] = {}  # connection -> messages already handed over
         self.keywords = _keywords()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._loop: LoopThread | None = None
         self.model: Any = None
         self.sessions: list[Any] = []
 
-    # -- the loop thread ---------------------------------------------------------------
-
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
         assert self._loop is not None
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=30)
+        return self._loop.run(coro)
+
+    def make_model(self, server: Any) -> Any:
+        """The model, talking to ``server`` (``None``: inproc, never connected to)."""
+        base_url = "ws://127.0.0.1:9/v1" if server is None else server.base_url
+        return RealtimeModel(api_key="sk-optstate-harness", base_url=base_url)
 
     def start(self) -> None:
         """Start the loop thread and create the model (attached if asked)."""
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._thread.start()
+        self._loop = LoopThread()
 
         async def make() -> Any:
-            base_url = "ws://127.0.0.1:9/v1"  # inproc: never connected to
             if self.transport == "ws":
                 from ..server import RealtimeServer
 
                 self.server = RealtimeServer()
                 await self.server.start()
-                base_url = self.server.base_url
-            model = RealtimeModel(api_key="sk-optstate-harness", base_url=base_url)
+            model = self.make_model(self.server)
             if self.attach:
                 from . import attach
 
@@ -164,19 +181,10 @@ class LivekitDriver:
         assert self.server is not None
         conn = self._conn[index]
         log = self.server.received[conn]
-        quiet, last = 0, -1
-        for _ in range(200):  # at most ~2 s
-            if self.sessions[index]._msg_ch.empty() and len(log) == last:
-                quiet += 1
-                if quiet >= 3:
-                    break
-            else:
-                quiet = 0
-            last = len(log)
-            await asyncio.sleep(0.005)
-        start = self._seen.get(conn, 0)
+        channel = self.sessions[index]._msg_ch
+        out = await received_since(log, self._seen.get(conn, 0), pending=lambda: not channel.empty())
         self._seen[conn] = len(log)
-        return [m for m in log[start:] if isinstance(m, dict)]
+        return out
 
     def reject_next(self, index: int) -> None:
         """ws: the server will answer the session's next session.update with an error."""
@@ -228,29 +236,79 @@ class LivekitDriver:
 
         with contextlib.suppress(Exception):
             self._run(shutdown())
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        assert self._thread is not None
-        self._thread.join(timeout=10)
-        self._loop.close()
+        self._loop.stop()
         self._loop = None
+
+    def made(self) -> str:
+        """How the stock model is made, as Python source."""
+        return 'RealtimeModel(api_key="sk-test")'
 
     def render(self, op: str, index: int | None, kwargs: Mapping[str, Any]) -> str:
         """A line of Python against the plugin's public API (values as plugin types)."""
         if op == "start":
-            made = 'RealtimeModel(api_key="sk-test")'
+            made = self.made()
             if self.attach:
                 made = f"optstate.livekit.attach({made})"
             return f"model = {made}  # inside a running asyncio loop"
-        return default_render(op, index, {k: _Literal(_literal(k, v)) for k, v in kwargs.items()})
+        return default_render(op, index, {k: Source(_literal(k, v)) for k, v in kwargs.items()})
 
 
-class _Literal(str):
-    """A string whose repr is itself: source text to print as is."""
+#: The Azure api-version the legacy path is driven with (the one livekit's docs show).
+API_VERSION = "2024-10-01-preview"
 
-    __slots__ = ()
 
-    def __repr__(self) -> str:
-        return str(self)
+class AzureDriver(LivekitDriver):
+    """livekit-plugins-openai's legacy Azure model: ``RealtimeModel.with_azure(...,
+    api_version=...)``; it sends the flat (beta) dialect. Over ``ws`` the loopback
+    server's ``/openai/realtime?api-version=...&deployment=...`` speaks it."""
+
+    dialect = "beta"
+
+    def make_model(self, server: Any) -> Any:
+        """``RealtimeModel.with_azure`` with an ``api_version`` (inproc: never connected to)."""
+        endpoint = "http://127.0.0.1:9" if server is None else server.azure_endpoint
+        return RealtimeModel.with_azure(
+            azure_deployment="gpt-realtime",
+            base_url=endpoint + "/openai",
+            api_key="azure-optstate-harness",
+            api_version=API_VERSION,
+        )
+
+    def made(self) -> str:
+        """How the stock model is made, as Python source."""
+        return (
+            'RealtimeModel.with_azure(azure_deployment="gpt-realtime", azure_endpoint="https://x.openai.azure.com",'
+            f' api_key="k", api_version="{API_VERSION}")'
+        )
+
+
+class XaiDriver(LivekitDriver):
+    """livekit-plugins-xai's ``RealtimeModel`` (xAI dialect; inproc only, no reconnect)."""
+
+    dialect = "xai"
+
+    def __init__(self, *, attach: bool, transport: str = "inproc") -> None:
+        if transport != "inproc":
+            raise ValueError(
+                "the xAI driver runs inproc only: the loopback server has no xAI dialect yet"
+                f" (got transport {transport!r})"
+            )
+        try:  # here, on the main thread: livekit registers plugins only there
+            xai = importlib.import_module("livekit.plugins.xai")
+        except ImportError as e:  # pragma: no cover - depends on the environment
+            raise ImportError("the xAI driver needs livekit-plugins-xai: pip install 'optstate[xai]'") from e
+        self._xai = xai
+        super().__init__(attach=attach, transport=transport)
+
+    def make_model(self, server: Any) -> Any:
+        """``xai.realtime.RealtimeModel`` (never connected to)."""
+        return self._xai.realtime.RealtimeModel(
+            api_key="xai-optstate-harness", base_url="ws://127.0.0.1:9/v1/realtime"
+        )
+
+    def made(self) -> str:
+        """How the stock model is made, as Python source."""
+        return 'xai.realtime.RealtimeModel(api_key="xai-test")'
 
 
 def stock(*, transport: str = "inproc") -> LivekitDriver:
@@ -261,3 +319,13 @@ def stock(*, transport: str = "inproc") -> LivekitDriver:
 def attached(*, transport: str = "inproc") -> LivekitDriver:
     """The installed plugin with :func:`optstate.livekit.attach`."""
     return LivekitDriver(attach=True, transport=transport)
+
+
+def azure_stock(*, transport: str = "inproc") -> AzureDriver:
+    """The installed plugin's legacy Azure path as it is."""
+    return AzureDriver(attach=False, transport=transport)
+
+
+def xai_stock(*, transport: str = "inproc") -> XaiDriver:
+    """livekit-plugins-xai's realtime model as it is."""
+    return XaiDriver(attach=False, transport=transport)

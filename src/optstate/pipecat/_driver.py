@@ -1,0 +1,350 @@
+"""Harness driver ``pipecat-stock``: pipecat-ai's ``OpenAIRealtimeLLMService`` as it is.
+
+pipecat has no model level: one ``OpenAIRealtimeLLMService`` is one conversation on
+one websocket, so ``has_model_level`` is false and the checker never calls
+:meth:`PipecatDriver.update_model`. Each harness step maps onto pipecat's API
+(``pipecat/services/openai/realtime/llm.py`` in 1.14) as pipecat's documentation
+and examples tell an application to use it:
+
+* ``start``: nothing (there is no object shared by conversations).
+* ``new_session``: ``llm = OpenAIRealtimeLLMService(api_key=..., base_url=...)`` in
+  ``worker = PipelineWorker(Pipeline([llm]))``, added to a ``WorkerRunner`` with
+  ``await runner.add_workers(worker)`` and run by ``runner.run()``, and the
+  ``LLMContextFrame`` a context aggregator would push; the server's
+  ``session.created`` makes the service send its first ``session.update``.
+* ``update_session``: ``await worker.queue_frame(LLMUpdateSettingsFrame(delta=
+  OpenAIRealtimeLLMService.Settings(session_properties=SessionProperties(...))))``,
+  holding only the named fields, nested as ``SessionProperties`` nests them
+  (``audio.input.transcription``...). pipecat replaces its stored
+  ``SessionProperties`` with the delta's and sends it (``exclude_none=True``).
+* ``events``: the JSON the service sent on its websocket since the last call.
+* ``reply``: the server event goes into the service's own receive loop
+  (``_receive_task_handler``) through its websocket.
+* ``reconnect``: ``await llm.reset_conversation()``, pipecat's "disconnect and
+  reconnect" (pipecat never reconnects by itself after a drop).
+* ``close``: ``await runner.cancel()`` (which cancels the worker).
+
+Values: the neutral ``turn_detection=None`` becomes ``False``, pipecat's documented
+way to turn detection off (``AudioInput.turn_detection``). pipecat has no way to
+clear transcription, noise reduction, max output tokens or tracing: ``None`` is
+"not given" in ``SessionProperties`` and is what the driver passes, as an
+application would. ``truncation`` has no ``SessionProperties`` field, so it is not
+among :attr:`PipecatDriver.keywords`; ``reasoning`` and ``tool_choice`` strings are.
+
+Transport ``inproc`` (default): pipecat's ``websocket_connect`` (the module-level
+name its ``_connect`` calls) returns a :class:`~optstate._drive.MemoryWebSocket`
+while the driver runs, so every byte is produced by pipecat's own code. Transport
+``ws``: pipecat connects to :class:`optstate.server.RealtimeServer` on 127.0.0.1
+(GA dialect), which answers, rejects and drops by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Mapping
+from typing import Any
+
+try:
+    from pipecat.frames.frames import LLMContextFrame, LLMUpdateSettingsFrame
+    from pipecat.pipeline.pipeline import Pipeline
+    from pipecat.pipeline.worker import PipelineWorker
+    from pipecat.processors.aggregators.llm_context import LLMContext
+    from pipecat.services.openai.realtime import events as pe
+    from pipecat.services.openai.realtime import llm as pipecat_llm
+    from pipecat.services.openai.realtime.llm import OpenAIRealtimeLLMService
+    from pipecat.workers.runner import WorkerRunner
+except ImportError as e:  # pragma: no cover - depends on the environment
+    raise ImportError("the pipecat driver needs pipecat-ai: pip install 'optstate[pipecat]'") from e
+
+from .._drive import LoopThread, MemoryWebSocket, Source, received_since, server_event, settle
+from ..testing import default_render
+
+__all__ = ["PipecatDriver", "stock"]
+
+#: Harness keyword -> where pipecat's ``SessionProperties`` holds it (no truncation).
+PLACES: Mapping[str, tuple[str, ...]] = {
+    "voice": ("audio", "output", "voice"),
+    "speed": ("audio", "output", "speed"),
+    "turn_detection": ("audio", "input", "turn_detection"),
+    "input_audio_transcription": ("audio", "input", "transcription"),
+    "input_audio_noise_reduction": ("audio", "input", "noise_reduction"),
+    "tool_choice": ("tool_choice",),
+    "max_response_output_tokens": ("max_output_tokens",),
+    "tracing": ("tracing",),
+    "reasoning": ("reasoning",),
+}
+
+_RECORDS: Mapping[str, type[Any]] = {
+    "input_audio_transcription": pe.InputAudioTranscription,
+    "input_audio_noise_reduction": pe.InputAudioNoiseReduction,
+    "reasoning": pe.Reasoning,
+}
+
+
+def to_pipecat(keyword: str, value: Any) -> Any:
+    """A neutral harness value as ``SessionProperties`` takes it (``None`` stays ``None``,
+    except for turn detection, whose documented "off" is ``False``)."""
+    if keyword == "turn_detection":
+        if value is None:
+            return False
+        if value.get("type") == "semantic_vad":
+            return pe.SemanticTurnDetection(**value)
+        return pe.TurnDetection(**value)
+    if keyword in _RECORDS and isinstance(value, Mapping):
+        return _RECORDS[keyword](**value)
+    return value
+
+
+def _nest(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """The named values as a tree keyed like ``SessionProperties``."""
+    tree: dict[str, Any] = {}
+    for keyword, value in kwargs.items():
+        *parents, leaf = PLACES[keyword]
+        node = tree
+        for name in parents:
+            node = node.setdefault(name, {})
+        node[leaf] = value
+    return tree
+
+
+_NODES: Mapping[tuple[str, ...], type[Any]] = {
+    (): pe.SessionProperties,
+    ("audio",): pe.AudioConfiguration,
+    ("audio", "input"): pe.AudioInput,
+    ("audio", "output"): pe.AudioOutput,
+}
+
+
+def session_properties(kwargs: Mapping[str, Any]) -> Any:
+    """A ``SessionProperties`` holding only the named fields, in pipecat's types."""
+
+    def build(tree: Mapping[str, Any], at: tuple[str, ...]) -> Any:
+        args = {k: build(v, (*at, k)) if (*at, k) in _NODES else v for k, v in tree.items()}
+        return _NODES[at](**args)
+
+    return build(_nest({k: to_pipecat(k, v) for k, v in kwargs.items()}), ())
+
+
+def _source(kwargs: Mapping[str, Any]) -> str:
+    """``session_properties(kwargs)`` as Python source."""
+
+    def value(keyword: str, v: Any) -> str:
+        typed = to_pipecat(keyword, v)
+        if isinstance(v, Mapping):
+            return f"{type(typed).__name__}(" + ", ".join(f"{a}={b!r}" for a, b in v.items()) + ")"
+        return repr(typed)
+
+    def build(tree: Mapping[str, Any], at: tuple[str, ...]) -> str:
+        args = ", ".join(f"{k}={build(v, (*at, k)) if (*at, k) in _NODES else v}" for k, v in tree.items())
+        return f"{_NODES[at].__name__}({args})"
+
+    return build(_nest({k: value(k, v) for k, v in kwargs.items()}), ())
+
+
+class PipecatDriver:
+    """Drives real ``OpenAIRealtimeLLMService`` instances (see the module doc)."""
+
+    keywords = tuple(PLACES)
+    dialect = "ga"
+    has_model_level = False
+    can_reply = True
+    can_reconnect = True
+
+    def __init__(self, *, transport: str = "inproc") -> None:
+        if transport not in ("inproc", "ws"):
+            raise ValueError(f"transport must be 'inproc' or 'ws' (got {transport!r})")
+        self.transport = transport
+        self.loop: LoopThread | None = None
+        self.server: Any = None
+        self.services: list[Any] = []
+        self.workers: list[Any] = []
+        self._runners: list[Any] = []
+        self._runs: list[asyncio.Task[None]] = []
+        self._sockets: list[MemoryWebSocket] = []  # inproc: each session's current socket
+        self._made: list[MemoryWebSocket] = []
+        self._conn: list[int] = []  # ws: each session's current server connection
+        self._seen: dict[int, int] = {}
+        self._connect: Any = None
+
+    def _run(self, coro: Any) -> Any:
+        assert self.loop is not None
+        return self.loop.run(coro)
+
+    def start(self) -> None:
+        """Start the loop thread; inproc: replace pipecat's connect; ws: start the server."""
+        self.loop = LoopThread()
+        if self.transport == "ws":
+            from ..server import RealtimeServer
+
+            async def serve() -> Any:
+                server = RealtimeServer()
+                await server.start()
+                return server
+
+            self.server = self._run(serve())
+            return
+
+        async def connect(uri: str, **_: Any) -> MemoryWebSocket:
+            ws = MemoryWebSocket(uri)
+            self._made.append(ws)
+            return ws
+
+        self._connect = pipecat_llm.websocket_connect
+        pipecat_llm.websocket_connect = connect
+
+    async def _connected(self, made: int, known: int) -> int | None:
+        """Wait for the service's new connection; inproc: say ``session.created`` on it."""
+        if self.server is not None:
+            await self.server.wait_for_connections(known + 1)
+            return known
+        for _ in range(1000):
+            if len(self._made) > made:
+                break
+            await asyncio.sleep(0.002)
+        ws = self._made[made]
+        ws.feed(server_event("session.created", {"type": "realtime", "model": "gpt-realtime"}))
+        return None
+
+    def new_session(self) -> int:
+        """A service in its own running pipeline, connected (see the module doc)."""
+
+        async def make() -> int:
+            base_url = "ws://127.0.0.1:9/v1/realtime"  # inproc: never connected to
+            known = 0
+            if self.server is not None:
+                base_url = self.server.base_url + "/realtime?model=gpt-realtime"
+                known = len(self.server.connections)
+            made = len(self._made)
+            llm = OpenAIRealtimeLLMService(api_key="sk-optstate-harness", base_url=base_url)
+            worker = PipelineWorker(
+                Pipeline([llm]), idle_timeout_secs=None, enable_rtvi=False, check_dangling_tasks=False
+            )
+            runner = WorkerRunner(handle_sigint=False, check_dangling_tasks=False)
+            await runner.add_workers(worker)
+            self._runs.append(asyncio.get_running_loop().create_task(runner.run()))
+            self.services.append(llm)
+            self.workers.append(worker)
+            self._runners.append(runner)
+            await worker.queue_frame(LLMContextFrame(LLMContext()))
+            conn = await self._connected(made, known)
+            if conn is None:
+                self._sockets.append(self._made[made])
+            else:
+                self._conn.append(conn)
+            await settle()
+            return len(self.services) - 1
+
+        index: int = self._run(make())
+        return index
+
+    def update_model(self, **kwargs: Any) -> None:
+        """pipecat has no model level (``has_model_level`` is false)."""
+        raise NotImplementedError("pipecat has no model level: one service is one conversation")
+
+    def update_session(self, index: int, **kwargs: Any) -> None:
+        """Queue an ``LLMUpdateSettingsFrame`` with only the named session properties."""
+        delta = OpenAIRealtimeLLMService.Settings(session_properties=session_properties(kwargs))
+
+        async def call() -> None:
+            await self.workers[index].queue_frame(LLMUpdateSettingsFrame(delta=delta))
+            await settle()
+
+        self._run(call())
+
+    def events(self, index: int) -> list[dict[str, Any]]:
+        """What the service sent since the last call."""
+
+        async def drain() -> list[dict[str, Any]]:
+            if self.server is None:
+                await settle(50)
+                return self._sockets[index].take()
+            conn = self._conn[index]
+            log = self.server.received[conn]
+            out = await received_since(log, self._seen.get(conn, 0))
+            self._seen[conn] = len(log)
+            return out
+
+        events: list[dict[str, Any]] = self._run(drain())
+        return events
+
+    def reply(self, index: int, event: dict[str, Any]) -> None:
+        """inproc: feed the event to the service's receive loop (ws: the server answers)."""
+        if self.server is not None:
+            return
+
+        async def deliver() -> None:
+            self._sockets[index].feed(event)
+            await settle()
+
+        self._run(deliver())
+
+    def reject_next(self, index: int) -> None:
+        """ws: the server rejects the session's next ``session.update``."""
+        if self.server is not None:
+            self.server.fail_next_update(
+                code="rejected_by_harness",
+                message="rejected by the optstate harness",
+                session=self._conn[index],
+            )
+
+    def reconnect(self, index: int) -> None:
+        """``await llm.reset_conversation()`` and wait for the new connection."""
+
+        async def again() -> None:
+            made = len(self._made)
+            known = len(self.server.connections) if self.server is not None else 0
+            await self.services[index].reset_conversation()
+            conn = await self._connected(made, known)
+            if conn is None:
+                self._sockets[index] = self._made[made]
+            else:
+                self._conn[index] = conn
+            await settle()
+
+        self._run(again())
+
+    def close(self) -> None:
+        """Cancel every runner, stop the server and the loop, restore pipecat's connect."""
+        if self.loop is None:
+            return
+
+        async def shutdown() -> None:
+            for runner in self._runners:
+                with contextlib.suppress(Exception):
+                    await runner.cancel()
+            for run in self._runs:
+                with contextlib.suppress(BaseException):
+                    await asyncio.wait_for(run, 5)
+            if self.server is not None:
+                await self.server.close()
+
+        with contextlib.suppress(Exception):
+            self._run(shutdown())
+        if self._connect is not None:
+            pipecat_llm.websocket_connect = self._connect
+        self.loop.stop()
+        self.loop = None
+
+    def render(self, op: str, index: int | None, kwargs: Mapping[str, Any]) -> str:
+        """A line of Python against pipecat's API (inside a running asyncio loop)."""
+        if op == "start":
+            return "# pipecat has no model level: each OpenAIRealtimeLLMService is one conversation"
+        if op == "session":
+            return (
+                f's{index} = OpenAIRealtimeLLMService(api_key="sk-test"); '
+                f"w{index} = PipelineWorker(Pipeline([s{index}])); await runner.add_workers(w{index})"
+            )
+        if op == "update":
+            return (
+                f"await w{index}.queue_frame(LLMUpdateSettingsFrame(delta=OpenAIRealtimeLLMService"
+                f".Settings(session_properties={_source(kwargs)})))"
+            )
+        if op == "reconnect":
+            return f"await s{index}.reset_conversation()"
+        return default_render(op, index, {k: Source(repr(v)) for k, v in kwargs.items()})
+
+
+def stock(*, transport: str = "inproc") -> PipecatDriver:
+    """pipecat-ai's ``OpenAIRealtimeLLMService`` as it is."""
+    return PipecatDriver(transport=transport)
