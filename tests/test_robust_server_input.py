@@ -33,6 +33,7 @@ from tests.robust_data import (
 import optstate
 from optstate import InvalidOption, Patch, SessionState, Store
 from optstate._record import specs
+from optstate._unknown import reading
 from optstate.openai import (
     Audio,
     AudioInput,
@@ -61,7 +62,6 @@ from optstate.openai import (
     encode,
     encode_session,
 )
-from optstate.openai._unknown import reading
 from optstate.strategies import patches, realtime_options
 
 FUZZ = settings(
@@ -1034,6 +1034,13 @@ class TestNewerServer:
         s = store.session()
         s.on_server_event({"type": "session.created", "session": session})
         assert s.confirmed == decoded
+        # Not written: the server's, Unknown and all, and nothing is sent for it.
+        store.write({"instructions": "be brief"})
+        assert s.desired.audio.input.format == Unknown({"type": "audio/opus"})
+        assert list(s.desired.tools) == [Unknown({"type": "web_search"})]
+        event = s.sync()
+        assert event is not None
+        assert event["session"] == {"type": "realtime", "instructions": "be brief"}
         store.write({"audio.input.format": AudioPCMU()})
         event = s.sync()
         assert event is not None

@@ -565,7 +565,7 @@ class SessionLink:
             key = (id(tool), id(getattr(tool, "info", None)))
             hit = memo.get(key) or fresh.get(key)
             if hit is None or hit[0] is not tool:
-                hit = (tool, self._converted(tool, len(records)))
+                hit = (tool, cv.tool_records(self.session._convert_tools_to_oai([tool]), len(records)))
             fresh[key] = hit
             for record, name in hit[1]:
                 records.append(record)
@@ -575,20 +575,6 @@ class SessionLink:
         same = len(held) == len(records) and all(a is b for a, b in zip(held, records, strict=True))
         change = self.adapter.translate({"tools": held if same else records}, _OWN, "RealtimeSession")
         return change, names
-
-    def _converted(self, tool: Any, index: int) -> tuple[tuple[Any, str], ...]:
-        """The records (none, or one) of one livekit tool, converted by the
-        plugin and validated; an error names its place, ``tools[index]``."""
-        found = []
-        for i, json in enumerate(cv.tools_to_json(self.session._convert_tools_to_oai([tool]))):
-            try:
-                record = cv.to_leaf("tools", [json])[1][0]
-            except InvalidOption as e:
-                head = "tools[0]"
-                where = f"tools[{index + i}]" + e.path[len(head) :] if e.path.startswith(head) else e.path
-                raise type(e)(where, e.value, e.rule) from None
-            found.append((record, str(json.get("name")) if isinstance(json, Mapping) else "None"))
-        return tuple(found)
 
 
 #: The store fields that are not update_options keywords.

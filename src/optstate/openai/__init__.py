@@ -5,6 +5,7 @@ package, which the tests use to validate what this module produces).
 """
 
 from .._codec import Refusal
+from .._unknown import Unknown
 from ._codec import OpenAICodec
 from ._keywords import PLUGIN_KEYWORDS
 from ._rules import refusals
@@ -31,7 +32,6 @@ from ._schema import (
     Transcription,
     VoiceId,
 )
-from ._unknown import Unknown
 from ._values import to_json
 from ._wire import Dialect, decode, decode_update, encode, encode_session
 

@@ -37,9 +37,9 @@ from pyrsistent import PVector, pvector
 
 from .._errors import InvalidOption, UnsupportedInDialect
 from .._record import MERGE, specs
+from .._unknown import Unknown, is_reading, unknown_at
 from ._extra import SERVER_ONLY
 from ._schema import AudioPCM, AudioPCMA, AudioPCMU, FunctionTool, RealtimeOptions
-from ._unknown import Unknown, is_reading, unknown_at
 from ._values import to_json, to_wire
 
 __all__ = ["BETA", "FLAT_DIALECTS", "Flat", "FlatDialect"]

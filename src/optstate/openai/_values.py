@@ -19,8 +19,8 @@ from pyrsistent import PMap, PVector, pmap, pvector
 from .._errors import InvalidOption
 from .._record import PVECTOR, is_record, specs
 from .._record import leaf as _leaf
+from .._unknown import Unknown, admit, admitting, is_reading, unknown_at
 from .._validators import either, instance, optional, text, to_vector, vector_of
-from ._unknown import Unknown, admit, admitting, is_reading, unknown_at
 
 __all__ = [
     "Decoder",
@@ -96,7 +96,7 @@ _UNSENDABLE = "is a value the server reported that optstate does not model; it c
 def leaf(default: Any = attrs.NOTHING, *, validator: Validator | None = None, **kwargs: Any) -> Any:
     """:func:`optstate._record.leaf` for this schema: its validator lets an
     :class:`~optstate.openai.Unknown` in only while a server's report is read
-    (:func:`~optstate.openai._unknown.admit`)."""
+    (:func:`~optstate._unknown.admit`)."""
     return _leaf(default, validator=admitting(validator), **kwargs)
 
 

@@ -21,6 +21,7 @@ from pyrsistent import pmap, pvector
 from .._errors import InvalidOption
 from .._patch import Patch, full_patch
 from .._record import MERGE, specs
+from .._unknown import Unknown, reading, unknown_at
 from ._dialects import FLAT_DIALECTS
 from ._extra import (
     SERVER_ONLY,
@@ -34,7 +35,6 @@ from ._extra import (
     wire_keys,
 )
 from ._schema import RealtimeOptions
-from ._unknown import Unknown, reading, unknown_at
 from ._values import NotAField, to_json, to_wire
 
 __all__ = ["Dialect", "decode", "decode_update", "encode", "encode_session"]
@@ -207,7 +207,7 @@ def decode_update(session: Mapping[str, Any], dialect: Dialect = "ga") -> Patch:
 
     A value optstate cannot model is kept as an
     :class:`~optstate.openai.Unknown` at its leaf, as by :func:`decode` (apply
-    such a patch inside ``optstate.openai._unknown.reading()``, as a server
+    such a patch inside ``optstate._unknown.reading()``, as a server
     model does). A field or key that is no option, or data that is not JSON,
     raises :class:`~optstate.InvalidOption` naming its wire path.
     """

@@ -1,19 +1,21 @@
 """Values a server reported that this release does not model.
 
 A newer server may hold a value optstate has no record or enum member for (an
-input rate of 16000, an ``audio/opus`` format, a ``web_search`` tool). When
-:func:`~optstate.openai.decode` meets one, it keeps the raw JSON as an
-:class:`Unknown` at the smallest enclosing replace leaf (for ``tools``, as one
-element of the list), so the server's report is never dropped for it.
+input rate of 16000, an ``audio/opus`` format, a ``web_search`` tool). When a
+schema's decoder (:func:`~optstate.openai.decode`) meets one, it keeps the raw
+JSON as an :class:`Unknown` at the smallest enclosing replace leaf (for a list
+of records such as ``tools``, as one element), so the server's report is never
+dropped for it.
 
 Who may put an :class:`Unknown` into a record is decided in one place,
-:func:`admit`, which every leaf validator of the schema calls first (see
-:func:`admitting`): only code running inside :func:`reading` (the decoders, and
-whoever replays what they produced) may; an application write — a record
-constructor, :func:`optstate.patch`, :func:`optstate.set`, ``Store.write`` —
-gets :class:`~optstate.InvalidOption`. A context variable rather than a second,
-unvalidated way of building records keeps every record going through its
-``__init__`` and its validators, as attrs' ``evolve`` does.
+:func:`admit`, which every leaf validator of a schema calls first (see
+:func:`admitting`): only code running inside :func:`reading` may — the
+decoders, a connection working out what the server holds, a model of a server.
+An application write — a record constructor, :func:`optstate.patch`,
+:func:`optstate.set`, ``Store.write`` — gets :class:`~optstate.InvalidOption`.
+A context variable rather than a second, unvalidated way of building records
+keeps every record going through its ``__init__`` and its validators (as attrs'
+``evolve`` does), and needs no flag threaded through ``apply``.
 """
 
 from __future__ import annotations
@@ -28,9 +30,9 @@ from typing import Any, Final, final
 import attrs
 from pyrsistent import PMap, PVector, thaw
 
-from .._errors import InvalidOption, is_secret_name, redact
-from .._record import Validator
-from .._validators import MAX_JSON_DEPTH, to_frozen
+from ._errors import InvalidOption, is_secret_name, redact
+from ._record import Validator
+from ._validators import MAX_JSON_DEPTH, to_frozen
 
 __all__ = [
     "UNWRITABLE",
