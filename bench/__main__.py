@@ -24,6 +24,7 @@ MODULES = [
     "bench.bench_size",
     "bench.bench_update",
     "bench.bench_write_path",
+    "bench.bench_tools",
     "bench.bench_fanout",
     "bench.bench_contention",
     "bench.bench_memory",

@@ -36,6 +36,8 @@ from openai.types.realtime.realtime_tracing_config import TracingConfiguration
 
 import optstate
 import optstate.livekit as lk
+import optstate.livekit._adapter
+import optstate.livekit._convert
 from optstate.openai import (
     NoiseReduction,
     RealtimeOptions,
@@ -57,6 +59,21 @@ SESSION_TAKES_TD_DISABLED = "turn_detection_disabled" in inspect.signature(Realt
 
 
 # -- harness -------------------------------------------------------------------------
+
+
+def make_tools(n: int, tag: str = "") -> list[Any]:
+    """``n`` raw function tools named ``tool_<i><tag>``."""
+
+    async def call(raw_arguments: dict[str, Any]) -> str:
+        return ""
+
+    schema = {"type": "object", "properties": {"x": {"type": "integer"}}}
+    return [
+        llm.function_tool(
+            call, raw_schema={"name": f"tool_{i}{tag}", "description": "d", "parameters": schema}
+        )
+        for i in range(n)
+    ]
 
 
 class Harness:
@@ -547,6 +564,55 @@ class TestWrites:
         assert [t.name for t in desired.tools] == ["get_weather"]
         assert [t.info.name for t in session.tools.flatten()] == ["get_weather"]
         assert lk.store_of(model).defaults.instructions == ""
+
+    async def test_unchanged_tools_are_not_converted_again(
+        self, harness: Harness, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """update_tools with the same tool objects converts and validates none of
+        them again (the held vector is written back as it is); with one tool
+        replaced, only that one; only the current tools are remembered."""
+        tools = make_tools(200)
+        model = harness.model()
+        session = await harness.connected(model)
+        sent = capture(session)
+        converted: list[Any] = []
+        stock = session._convert_tools_to_oai
+
+        def counting(given: list[Any]) -> Any:
+            converted.extend(given)
+            return stock(given)
+
+        monkeypatch.setattr(session, "_convert_tools_to_oai", counting)
+        validated: list[Any] = []
+        leaf = lk._convert.to_leaf
+
+        def counting_leaf(keyword: str, value: Any) -> Any:
+            if keyword == "tools":
+                validated.extend(value)
+            return leaf(keyword, value)
+
+        monkeypatch.setattr(lk._convert, "to_leaf", counting_leaf)
+        await session.update_tools(tools)
+        assert len(converted) == 200
+        held = lk.state_of(session).desired.tools
+        assert [t.name for t in held] == [f"tool_{i}" for i in range(200)]
+        converted.clear()
+        validated.clear()
+        await session.update_tools(list(tools))
+        assert converted == []
+        assert lk.state_of(session).desired.tools is held
+        assert len(sent) == 1
+        changed = list(tools)
+        changed[7] = make_tools(1, "_new")[0]
+        await session.update_tools(changed)
+        assert converted == [changed[7]]
+        assert len([v for v in validated if isinstance(v, dict)]) == 1
+        after = lk.state_of(session).desired.tools
+        assert after[7].name == "tool_0_new"
+        assert all(after[i] is held[i] for i in range(200) if i != 7)
+        assert [len(e["session"]["tools"]) for e in sent] == [200, 200]
+        await session.update_tools(tools[:3])
+        assert len(lk._adapter.link_of(session).tool_memo) == 3
 
     async def test_voice_after_audio_is_logged_and_kept(
         self, harness: Harness, caplog: pytest.LogCaptureFixture

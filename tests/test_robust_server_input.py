@@ -9,6 +9,7 @@ fields optstate does not know survive a decode/encode round trip in ``extra``.""
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import math
 from collections.abc import Mapping
@@ -17,10 +18,12 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pyrsistent import pvector
 from tests.robust_data import (
     DICT_FIELDS,
     KNOWN_NAMES,
     RECORDS,
+    SECRET,
     check_error,
     garbage,
     keys,
@@ -30,6 +33,7 @@ from tests.robust_data import (
 import optstate
 from optstate import InvalidOption, Patch, SessionState, Store
 from optstate._record import specs
+from optstate._unknown import reading
 from optstate.openai import (
     Audio,
     AudioInput,
@@ -51,6 +55,7 @@ from optstate.openai import (
     ToolChoiceMcp,
     TracingConfig,
     Transcription,
+    Unknown,
     VoiceId,
     decode,
     decode_update,
@@ -114,6 +119,18 @@ def server_sessions(draw: st.DrawFn, dialect: str = "ga") -> Any:
     return draw(st.just(valid) | mutated(valid) | garbage)
 
 
+def server_session_with(path: str, value: Any) -> dict[str, Any]:
+    """The GA session a server shows for the default options, with ``value`` at
+    the dotted ``path`` (GA wire names are the field names)."""
+    session = encode_session(RealtimeOptions())
+    *parents, last = path.split(".")
+    node = session
+    for name in parents:
+        node = node[name]
+    node[last] = value
+    return session
+
+
 def nest(path: str, value: Any) -> dict[str, Any]:
     """``{"a": {"b": value}}`` for ``"a.b"`` (GA wire names are the field names)."""
     for name in reversed(path.split(".")):
@@ -149,7 +166,8 @@ class TestDecode:
             check_error(e)
         else:
             assert isinstance(p, Patch)
-            optstate.apply(RealtimeOptions(), p)  # validated: it applies
+            with reading():  # as a server model applies it: Unknown values are admitted
+                optstate.apply(RealtimeOptions(), p)  # validated: it applies
 
     @pytest.mark.parametrize(
         ("path", "field", "wrap"), DICT_FIELDS, ids=[f"{p}.{f}" for p, f, _ in DICT_FIELDS]
@@ -559,40 +577,43 @@ class TestUnknownFieldsInRecords:
         ("session", "path"),
         [
             (
-                {"audio": {"input": {"turn_detection": {"type": "new_vad", "x_new": 1}}}},
-                "audio.input.turn_detection.type",
-            ),
-            ({"audio": {"input": {"turn_detection": {"threshold": 0.5}}}}, "audio.input.turn_detection.type"),
-            (
-                {
-                    "audio": {
-                        "input": {"turn_detection": {"type": "server_vad", "threshold": "x", "x_new": 1}}
-                    }
-                },
-                "audio.input.turn_detection.threshold",
-            ),
-            (
                 {"audio": {"input": {"noise_reduction": {"x_new": float("nan")}}}},
                 "audio.input.noise_reduction.x_new",
             ),
             ({"audio": {"input": {"transcription": {1: "a"}}}}, "audio.input.transcription.1"),
-            (
-                {"tools": [{"type": "function", "name": "f"}, {"type": "mcp", "x_new": 1}]},
-                "tools[1]",  # no server_label
-            ),
             ({"tools": [{"type": "function", "name": "f", "x_new": math.inf}]}, "tools[0].x_new"),
-            ({"tool_choice": {"type": "function", "name": 3, "x_new": 1}}, "tool_choice.name"),
             ({"tracing": {"metadata": float("nan"), "x_new": 1}}, "tracing.metadata"),
+            ({"tools": [{"type": "web_search", "x": [math.inf]}]}, "tools[0].x[0]"),
+            ({"audio": {"input": 3}}, "audio.input"),
         ],
     )
     def test_malformed_values_still_raise(self, session: dict[Any, Any], path: str) -> None:
-        """A known field of the wrong type, an unknown type tag, an unknown field
-        that is no JSON: InvalidOption naming the wire path (a tag optstate does not
-        know is an option it cannot hold, so the session is refused)."""
+        """Data that is not JSON (a non-finite number, a key that is no string), or
+        a group of options that is no object: InvalidOption naming the wire path."""
         with pytest.raises(InvalidOption) as info:
             decode(session)
         check_error(info.value)
         assert info.value.path == path
+
+    @pytest.mark.parametrize(
+        ("path", "value"),
+        [
+            ("audio.input.turn_detection", {"type": "new_vad", "x_new": 1}),
+            ("audio.input.turn_detection", {"threshold": 0.5}),
+            ("audio.input.turn_detection", {"type": "server_vad", "threshold": "x", "x_new": 1}),
+            ("tool_choice", {"type": "function", "name": 3, "x_new": 1}),
+            ("tools", [{"type": "mcp", "x_new": 1}]),  # no server_label
+        ],
+    )
+    def test_values_it_cannot_model_are_kept_whole(self, path: str, value: Any) -> None:
+        """An unknown type tag, a missing tag, a known field of a wrong type: the
+        whole option (or the one tool) is kept as an Unknown, unknown keys and all."""
+        session = server_session_with(path, value)
+        state = decode(session)
+        kept = optstate.get(state, path)
+        assert kept == (pvector([Unknown(value[0])]) if path == "tools" else Unknown(value))
+        assert state.extra == {}
+        assert encode_session(state) == session
 
     def test_updates_stay_strict(self) -> None:
         """decode_update (a client's session.update) refuses unknown keys inside options."""
@@ -786,8 +807,8 @@ class TestOnServerEvent:
             {"type": "session.updated"},
             {"type": "session.updated", "session": None},
             {"type": "session.updated", "session": [1]},
-            {"type": "session.created", "session": {"audio": {"output": {"speed": "fast"}}}},
-            {"type": "session.created", "session": {"tools": [{"type": ["mcp"]}]}},
+            {"type": "session.created", "session": {"audio": {"output": "fast"}}},
+            {"type": "session.created", "session": {"tools": [{"type": "mcp", "x": math.nan}]}},
             {"type": "error"},
             {"type": "error", "error": "boom"},
             {"type": "error", "error": {"event_id": ["unhashable"]}},
@@ -819,3 +840,228 @@ class TestOnServerEvent:
         assert s.in_flight == (first, second)
         s.on_server_event({"type": "session.updated", "session": encode_session(s.sent)})  # type: ignore[arg-type]
         assert s.in_flight == (second,)
+
+
+# -- values of a newer server ------------------------------------------------------------
+
+new_names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=6).map(lambda s: "x_" + s)
+_formats = st.one_of(
+    st.fixed_dictionaries(
+        {"type": st.just("audio/pcm"), "rate": st.sampled_from([8000, 16000, 44100, 48000])}
+    ),
+    new_names.map(lambda n: {"type": "audio/" + n}),
+)
+_tagged = new_names.flatmap(
+    lambda n: st.fixed_dictionaries({"type": st.just(n)}, optional={"knob": json_values})
+)
+#: Where a newer server may hold a value optstate does not model, and such values.
+NEWER_VALUES: dict[str, st.SearchStrategy[Any]] = {
+    "audio.input.format": _formats,
+    "audio.output.format": _formats,
+    "audio.input.turn_detection": _tagged | st.just({"type": "semantic_vad_v2", "eagerness": "auto"}),
+    "audio.input.noise_reduction": new_names.map(lambda n: {"type": n}),
+    "audio.input.transcription": new_names.map(lambda n: {"model": "whisper-1", "delay": n}),
+    "output_modalities": new_names.map(lambda n: [n]) | st.just(["audio", "text"]),
+    "tool_choice": new_names | _tagged,
+    "truncation": new_names | _tagged,
+    "tracing": new_names,
+    "reasoning": new_names.map(lambda n: {"effort": n}),
+    "include": new_names.map(lambda n: [n]),
+    "max_output_tokens": st.integers(4097, 10**6),
+    "audio.output.speed": st.floats(1.51, 4.0),
+}
+
+
+@st.composite
+def newer_sessions(draw: st.DrawFn) -> tuple[RealtimeOptions, dict[str, Any], dict[str, Any]]:
+    """A known state, its session as a newer server shows it (unknown values
+    injected at random leaves, unknown tools at random places in ``tools``), and
+    what was injected: ``{path: raw}`` (``tools[i]`` for a tool)."""
+    state = draw(realtime_options())
+    session = encode_session(state)
+    paths = draw(st.lists(st.sampled_from(sorted(NEWER_VALUES)), unique=True, max_size=4))
+    injected: dict[str, Any] = {}
+    for path in paths:
+        raw = draw(NEWER_VALUES[path])
+        *parents, last = path.split(".")
+        node = session
+        for name in parents:
+            node = node[name]
+        node[last] = raw
+        injected[path] = raw
+    tools = list(session.get("tools", []))
+    for _ in range(draw(st.integers(0, 2))):
+        tool = draw(_tagged)
+        tools.insert(draw(st.integers(0, len(tools))), tool)
+    for i, tool in enumerate(tools):
+        if not any(tool is t for t in session.get("tools", [])):
+            injected[f"tools[{i}]"] = tool
+    session["tools"] = tools
+    return state, session, injected
+
+
+class TestNewerServer:
+    @settings(FUZZ, max_examples=100)
+    @given(newer=newer_sessions())
+    def test_decode_keeps_what_it_cannot_model(
+        self, newer: tuple[RealtimeOptions, dict[str, Any], dict[str, Any]]
+    ) -> None:
+        """A newer server's session: decode never raises, every injected value is an
+        Unknown at its leaf (a tool at its index), every other leaf is exactly as
+        it was, and encode_session gives the session back as the server sent it."""
+        state, session, injected = newer
+        decoded = decode(session)
+        for path, raw in injected.items():
+            if path.startswith("tools["):
+                assert decoded.tools[int(path[6:-1])] == Unknown(raw)
+            else:
+                assert optstate.get(decoded, path) == Unknown(raw)
+        known = [t for t in decoded.tools if type(t) is not Unknown]
+        assert known == list(state.tools)
+        for path, value in optstate.full_patch(state).paths().items():
+            if path not in injected and path != "tools":
+                assert optstate.get(decoded, path) == value, path
+        assert decoded.extra == {}
+        assert encode_session(decoded) == session
+        update = decode_update(session)  # the same values in a session.update
+        for path, raw in injected.items():
+            if not path.startswith("tools["):
+                assert update.paths()[path] == Unknown(raw)
+        assert not optstate.diff(decoded, decode(session))  # equal by content, not identity
+        with reading():
+            assert optstate.apply(state, optstate.diff(state, decoded)) == decoded
+        # The application writes other fields of a state that holds Unknowns:
+        # they are carried along untouched (validated when the server reported them).
+        voice = "cedar" if decoded.audio.output.voice == "marin" else "marin"
+        written = optstate.set(decoded, "audio.output.voice", voice)
+        assert optstate.diff(decoded, written).paths() == {"audio.output.voice": voice}
+
+    @pytest.mark.parametrize(
+        ("path", "raw"),
+        [
+            ("audio.input.format", {"type": "audio/pcm", "rate": 16000}),
+            ("audio.output.format", {"type": "audio/opus"}),
+            ("audio.input.turn_detection", {"type": "semantic_vad_v2", "eagerness": "high"}),
+            ("audio.input.noise_reduction", {"type": "far_field_v2"}),
+            ("tool_choice", "any"),
+            ("tool_choice", {"type": "web_search"}),
+            ("output_modalities", ["video"]),
+            ("include", ["item.output_audio.logprobs"]),
+        ],
+    )
+    def test_each_kind_of_new_value(self, path: str, raw: Any) -> None:
+        """A new rate, format, turn detection or noise reduction type, tool_choice
+        mode, modality or include value: kept as an Unknown at its leaf, nothing
+        else changes, and it goes back as it came."""
+        session = server_session_with(path, raw)
+        decoded = decode(session)
+        assert optstate.get(decoded, path) == Unknown(raw)
+        assert optstate.diff(RealtimeOptions(), decoded).paths() == {path: Unknown(raw)}
+        assert encode_session(decoded) == session
+        hash(decoded)
+
+    def test_a_new_tool_type_is_one_element(self) -> None:
+        """A web_search tool among function tools: that one element is an Unknown,
+        the others stay records, and its keys stay with it (not in extra)."""
+        web = {"type": "web_search", "search_context_size": "low"}
+        session = server_session_with(
+            "tools",
+            [{"type": "function", "name": "f", "x_new": 1}, web, {"type": "mcp", "server_label": "s"}],
+        )
+        decoded = decode(session)
+        assert list(decoded.tools) == [FunctionTool(name="f"), Unknown(web), McpTool(server_label="s")]
+        assert decoded.extra == {"tools": [{"x_new": 1}]}
+        assert encode_session(decoded) == session
+
+    def test_the_beta_dialect(self) -> None:
+        """In the flat dialect too: a new format or tool is kept in the flat shape."""
+        session = encode_session(RealtimeOptions(), "beta")
+        session["input_audio_format"] = "opus"
+        session["tools"] = [{"type": "web_search"}]
+        session["turn_detection"] = {"type": "semantic_vad_v2"}
+        decoded = decode(session, "beta")
+        assert decoded.audio.input.format == Unknown("opus")
+        assert list(decoded.tools) == [Unknown({"type": "web_search"})]
+        assert decoded.audio.input.turn_detection == Unknown({"type": "semantic_vad_v2"})
+        assert encode_session(decoded, "beta") == session
+        with pytest.raises(InvalidOption, match=r"audio\.input\.format is a value the server reported"):
+            encode(optstate.full_patch(decoded), "beta")
+
+    def test_application_writes_stay_strict(self) -> None:
+        """What the application writes is validated as before, and an Unknown it
+        passes (even one the server reported) is refused, naming the path."""
+        rate = {"type": "audio/pcm", "rate": 16000}
+        with pytest.raises(InvalidOption, match="rate must be one of 24000"):
+            RealtimeOptions(audio=Audio(input=AudioInput(format=rate)))  # type: ignore[arg-type]
+        with pytest.raises(InvalidOption, match=r"audio\.input\.format\.rate must be one of 24000"):
+            optstate.patch(RealtimeOptions, {"audio.input.format": rate})
+        with pytest.raises(InvalidOption, match=r"tools\[0\]\.type must be one of"):
+            optstate.patch(RealtimeOptions, {"tools": [{"type": "web_search"}]})
+        with pytest.raises(InvalidOption, match="tool_choice must be 'auto'"):
+            optstate.set(RealtimeOptions(), "tool_choice", "any")
+        decoded = decode(server_session_with("audio.input.format", rate))
+        unknown = decoded.audio.input.format
+        writes = [
+            lambda: AudioInput(format=unknown),  # type: ignore[arg-type]
+            lambda: optstate.patch(RealtimeOptions, {"audio.input.format": unknown}),
+            lambda: optstate.set(RealtimeOptions(), "audio.input.format", unknown),
+            lambda: optstate.set(RealtimeOptions(), "tools", [Unknown({"type": "web_search"})]),
+            lambda: Store(RealtimeOptions()).write(
+                Patch({"audio": Patch({"input": Patch({"format": unknown})})})
+            ),
+            lambda: Store(RealtimeOptions()).update(lambda _: decoded),
+            lambda: optstate.apply(RealtimeOptions(), optstate.diff(RealtimeOptions(), decoded)),
+        ]
+        for write in writes:
+            with pytest.raises(
+                InvalidOption, match="is a value the server reported that optstate does not model"
+            ) as info:
+                write()
+            check_error(info.value)
+            assert info.value.path.startswith(("audio.input.format", "format", "tools[0]")), info.value.path
+
+    def test_never_sent_unless_written(self) -> None:
+        """encode refuses an Unknown; a session holding one sends nothing for it,
+        and an application write of that field replaces it with a modelled value."""
+        session = server_session_with("audio.input.format", {"type": "audio/opus"})
+        session["tools"] = [{"type": "web_search"}]
+        decoded = decode(session)
+        with pytest.raises(InvalidOption, match=r"^audio\.input\.format is a value the server reported"):
+            encode(optstate.diff(RealtimeOptions(), decoded))
+        with pytest.raises(InvalidOption, match=r"^tools\[0\] is a value the server reported"):
+            encode(Patch({"tools": decoded.tools}))
+        store = Store(RealtimeOptions())
+        s = store.session()
+        s.on_server_event({"type": "session.created", "session": session})
+        assert s.confirmed == decoded
+        # Not written: the server's, Unknown and all, and nothing is sent for it.
+        store.write({"instructions": "be brief"})
+        assert s.desired.audio.input.format == Unknown({"type": "audio/opus"})
+        assert list(s.desired.tools) == [Unknown({"type": "web_search"})]
+        event = s.sync()
+        assert event is not None
+        assert event["session"] == {"type": "realtime", "instructions": "be brief"}
+        store.write({"audio.input.format": AudioPCMU()})
+        event = s.sync()
+        assert event is not None
+        assert event["session"]["audio"]["input"]["format"] == {"type": "audio/pcmu"}
+        assert "opus" not in json.dumps(event)
+        assert "web_search" not in json.dumps(event)
+
+    def test_repr_hides_secrets_and_values_compare_by_content(self) -> None:
+        """Unknown: equal and hashed by its JSON (1 is not True), frozen, secrets hidden."""
+        tool = {"type": "x_tool", "headers": {"Authorization": SECRET}, "api_key": SECRET, "n": 1}
+        u = Unknown(tool)
+        assert SECRET not in repr(u)
+        assert u == Unknown(dict(reversed(list(tool.items()))))
+        assert hash(u) == hash(Unknown(dict(tool)))
+        assert Unknown(1) != Unknown(True)
+        assert Unknown(1) != Unknown(1.0)
+        assert u.to_json() == tool
+        with pytest.raises(AttributeError):
+            u.json = 1  # type: ignore[misc]
+        with pytest.raises(InvalidOption):
+            Unknown(float("nan"))
+        import pickle
+
+        assert pickle.loads(pickle.dumps(u)) == u

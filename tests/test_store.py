@@ -249,7 +249,7 @@ class TestWire:
         confirmed = s.confirmed
         for junk in [
             {"type": "session.updated"},
-            {"type": "session.created", "session": {"audio": {"output": {"speed": "fast"}}}},
+            {"type": "session.created", "session": {"audio": {"output": "fast"}}},
             {"type": "error", "error": "boom"},
             {"type": "error"},
             {"type": "something.new", "x": 1},

@@ -15,6 +15,7 @@ from ._connection import Overruled, Rejection
 from ._errors import InvalidOption, OptStateError, StaleSession, UnsupportedInDialect
 from ._patch import Patch, apply, diff, full_patch, get, patch, set
 from ._store import SessionState, Store, WriteResult
+from ._unknown import Unknown
 
 __all__ = [
     "Codec",
@@ -27,6 +28,7 @@ __all__ = [
     "SessionState",
     "StaleSession",
     "Store",
+    "Unknown",
     "UnsupportedInDialect",
     "WriteResult",
     "apply",

@@ -36,6 +36,7 @@ import attrs
 from ._codec import Codec, Refusal
 from ._errors import InvalidOption, OptStateError, StaleSession, redact, safe_repr, scrub_data, secret_strings
 from ._patch import Patch, apply, get, patch
+from ._unknown import reading
 
 __all__ = ["MAX_IN_FLIGHT", "Connection", "Ledger", "Overruled", "Rejection"]
 
@@ -283,9 +284,10 @@ class Connection(Generic[S]):
             return cached[2]  # type: ignore[no-any-return]
         full = self._ledger.shared_diff(sent, desired)
         theirs = [p for p in full.paths() if p not in written]
-        effective = (
-            apply(desired, patch(type(desired), {p: get(sent, p) for p in theirs})) if theirs else desired
-        )
+        effective = desired
+        if theirs:
+            with reading():  # the server's values: an Unknown one among them is admitted
+                effective = apply(desired, patch(type(desired), {p: get(sent, p) for p in theirs}))
         self._effective = (desired, sent, effective)
         return effective
 

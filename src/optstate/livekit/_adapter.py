@@ -356,9 +356,12 @@ class SessionLink:
         instructions = getattr(session, "_instructions", None)
         if instructions is not None:
             start = start | self.adapter.translate({"instructions": instructions}, _OWN, "RealtimeSession")
+        # The tools last given, converted: (id(tool), id(tool.info)) -> (tool, its
+        # records and names). Only the current list is kept (see _tools_change).
+        self.tool_memo: dict[tuple[int, int], tuple[Any, tuple[tuple[Any, str], ...]]] = {}
         tools = session._tools.flatten()
         if tools:
-            start = start | self._tools_change(session._convert_tools_to_oai(tools))[0]
+            start = start | self._tools_change(tools)[0]
         if start:
             self.state.write(start)
 
@@ -400,7 +403,7 @@ class SessionLink:
         session = self.session
         lock = getattr(session, "_update_fnc_ctx_lock", None) or asyncio.Lock()
         async with lock:
-            change, names = self._tools_change(session._convert_tools_to_oai(tools))
+            change, names = self._tools_change(tools)
             self.write(change)
             session._tools = llm.ToolContext(
                 [
@@ -544,10 +547,33 @@ class SessionLink:
         if confirmed is not None and confirmed.model != self.state.desired.model:
             self.state.write({"model": confirmed.model})
 
-    def _tools_change(self, oai_tools: list[Any]) -> tuple[Patch, set[str]]:
-        tools = cv.tools_to_json(oai_tools)
-        change = self.adapter.translate({"tools": tools}, _OWN, "RealtimeSession")
-        names = {str(t.get("name")) for t in tools if isinstance(t, Mapping)}
+    def _tools_change(self, tools: list[Any]) -> tuple[Patch, set[str]]:
+        """The validated write of ``tools`` (livekit tools) and the names of
+        those the plugin could convert.
+
+        A tool object given last time (the same object, with the same ``info``)
+        is not converted or validated again: its record is reused, so a list
+        of 10 000 unchanged tools costs a look-up each, and when every record is
+        the one the session holds, the write is of the held vector itself (the
+        diff then skips it by identity). Only the current list is remembered.
+        """
+        memo = self.tool_memo
+        fresh: dict[tuple[int, int], tuple[Any, tuple[tuple[Any, str], ...]]] = {}
+        records: list[Any] = []
+        names: set[str] = set()
+        for tool in tools:
+            key = (id(tool), id(getattr(tool, "info", None)))
+            hit = memo.get(key) or fresh.get(key)
+            if hit is None or hit[0] is not tool:
+                hit = (tool, cv.tool_records(self.session._convert_tools_to_oai([tool]), len(records)))
+            fresh[key] = hit
+            for record, name in hit[1]:
+                records.append(record)
+                names.add(name)
+        self.tool_memo = fresh
+        held = self.state.desired.tools
+        same = len(held) == len(records) and all(a is b for a, b in zip(held, records, strict=True))
+        change = self.adapter.translate({"tools": held if same else records}, _OWN, "RealtimeSession")
         return change, names
 
 

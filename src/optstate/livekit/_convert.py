@@ -71,6 +71,7 @@ __all__ = [
     "stock_update_paths",
     "to_change",
     "to_leaf",
+    "tool_records",
     "tools_to_json",
 ]
 
@@ -294,3 +295,19 @@ def stock_update_paths(event: Any, dialect: Dialect) -> frozenset[str]:
 def tools_to_json(oai_tools: list[Any]) -> list[Any]:
     """The plugin's converted tools (``RealtimeFunctionTool`` models) as JSON."""
     return [_dump(t) if isinstance(t, BaseModel) else t for t in oai_tools]
+
+
+def tool_records(oai_tools: list[Any], index: int) -> tuple[tuple[Any, str], ...]:
+    """``(record, name)`` for each of the plugin's converted tools (the
+    conversion of one livekit tool: none or one), validated as a ``tools``
+    write; an error names its place in the list, ``tools[index]`` on."""
+    found = []
+    for i, json in enumerate(tools_to_json(oai_tools)):
+        try:
+            record = to_leaf("tools", [json])[1][0]
+        except InvalidOption as e:
+            head = "tools[0]"
+            where = f"tools[{index + i}]" + e.path[len(head) :] if e.path.startswith(head) else e.path
+            raise type(e)(where, e.value, e.rule) from None
+        found.append((record, str(json.get("name")) if isinstance(json, Mapping) else "None"))
+    return tuple(found)

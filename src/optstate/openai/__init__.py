@@ -5,6 +5,7 @@ package, which the tests use to validate what this module produces).
 """
 
 from .._codec import Refusal
+from .._unknown import Unknown
 from ._codec import OpenAICodec
 from ._keywords import PLUGIN_KEYWORDS
 from ._rules import refusals
@@ -59,6 +60,7 @@ __all__ = [
     "ToolChoiceMcp",
     "TracingConfig",
     "Transcription",
+    "Unknown",
     "VoiceId",
     "decode",
     "decode_update",

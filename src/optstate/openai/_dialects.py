@@ -37,9 +37,10 @@ from pyrsistent import PVector, pvector
 
 from .._errors import InvalidOption, UnsupportedInDialect
 from .._record import MERGE, specs
+from .._unknown import Unknown, is_reading, unknown_at
 from ._extra import SERVER_ONLY
 from ._schema import AudioPCM, AudioPCMA, AudioPCMU, FunctionTool, RealtimeOptions
-from ._values import to_json
+from ._values import to_json, to_wire
 
 __all__ = ["BETA", "FLAT_DIALECTS", "Flat", "FlatDialect"]
 
@@ -93,12 +94,22 @@ class FlatDialect:
         """The inverse of :meth:`wire_path`."""
         return _rename(wire, self.paths)
 
-    def encode(self, paths: Mapping[str, Any]) -> dict[str, Any]:
-        """The flat session for ``paths`` (GA option path -> field value)."""
+    def encode(self, paths: Mapping[str, Any], *, keep: bool = False) -> dict[str, Any]:
+        """The flat session for ``paths`` (GA option path -> field value). An
+        :class:`~optstate.openai.Unknown` (a whole value, or an element of a
+        list) goes as its raw JSON when ``keep`` (a server's view of its
+        session), else raises :class:`~optstate.InvalidOption`: it is never sent."""
         session: dict[str, Any] = {}
         for path, value in paths.items():
             flat = self.options.get(path)
-            if flat is not None:
+            if type(value) is Unknown or (isinstance(value, PVector) and _has_unknown(value)):
+                if not keep:
+                    try:
+                        to_wire(value)
+                    except InvalidOption as e:
+                        raise e.located(path) from None
+                session[self.key(path)] = _out_keeping(flat, path, value)
+            elif flat is not None:
                 session[flat.key] = flat.out(path, value)
             elif value != _default(path):
                 raise _unsupported(path, value, self.name)
@@ -114,7 +125,12 @@ class FlatDialect:
         for key, raw in session.items():
             path = self.paths.get(key)
             if path is not None:
-                paths[path] = self.options[path].back(key, raw)
+                try:
+                    paths[path] = self.options[path].back(key, raw)
+                except InvalidOption:
+                    if not is_reading():
+                        raise
+                    paths[path] = unknown_at(raw, key)  # a value of a newer server
             elif key in SERVER_ONLY:
                 continue
             elif strict:
@@ -125,6 +141,19 @@ class FlatDialect:
                 else:
                     extra[key] = raw
         return _nest(RealtimeOptions, paths)
+
+
+def _has_unknown(value: PVector[Any]) -> bool:
+    return any(type(v) is Unknown for v in value)
+
+
+def _out_keeping(flat: Flat | None, path: str, value: Any) -> Any:
+    """The flat JSON of ``value``, its :class:`Unknown` parts as their raw JSON."""
+    if type(value) is Unknown:
+        return value.to_json()
+    known = [v for v in value if type(v) is not Unknown]
+    out = iter(to_json(known) if flat is None else flat.out(path, pvector(known)))
+    return [v.to_json() if type(v) is Unknown else next(out) for v in value]
 
 
 def _rename(path: str, names: Mapping[str, str]) -> str:

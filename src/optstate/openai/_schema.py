@@ -18,7 +18,7 @@ import attrs
 from pyrsistent import PMap, PVector, pvector
 
 from .._errors import redact
-from .._record import leaf, node, passthrough
+from .._record import node, passthrough
 from .._validators import (
     boolean,
     json_value,
@@ -33,7 +33,7 @@ from .._validators import (
     vector_of,
 )
 from ._extra import SERVER_ONLY, check_extra
-from ._values import holding, max_tokens, modalities, redacted, voice_field
+from ._values import holding, leaf, max_tokens, modalities, redacted, voice_field
 
 __all__ = [
     "Audio",

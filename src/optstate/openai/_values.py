@@ -14,20 +14,25 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
-from pyrsistent import PMap, PVector, pvector
+from pyrsistent import PMap, PVector, pmap, pvector
 
 from .._errors import InvalidOption
-from .._record import PVECTOR, is_record, leaf, specs
+from .._record import PVECTOR, is_record, specs
+from .._record import leaf as _leaf
+from .._unknown import Unknown, admit, admitting, is_reading, unknown_at
 from .._validators import either, instance, optional, text, to_vector, vector_of
 
 __all__ = [
     "Decoder",
+    "NotAField",
     "holding",
+    "leaf",
     "max_tokens",
     "modalities",
     "record_decoder",
     "redacted",
     "to_json",
+    "to_wire",
     "voice_field",
 ]
 
@@ -37,22 +42,62 @@ Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
 
 def to_json(value: Any) -> Any:
     """The JSON form of a field value: records become objects (with their ``type``
-    tag, ``None`` fields left out), persistent collections become lists and dicts."""
-    if value is None or type(value) in (str, int, float, bool):
+    tag, ``None`` fields left out), persistent collections become lists and dicts,
+    an :class:`~optstate.openai.Unknown` its raw JSON."""
+    return _json(value, True)
+
+
+def to_wire(value: Any) -> Any:
+    """:func:`to_json` for a ``session.update``: an
+    :class:`~optstate.openai.Unknown` (at any depth) raises
+    :class:`~optstate.InvalidOption` (its path relative to ``value``), as
+    optstate never sends back what it does not model."""
+    return _json(value, False)
+
+
+def _json(value: Any, keep: bool) -> Any:
+    kind = type(value)
+    if value is None or kind in _SCALARS:
         return value
-    if isinstance(value, PVector | list | tuple):
-        return [to_json(v) for v in value]
-    if isinstance(value, PMap | dict):
-        return {k: to_json(v) for k, v in value.items()}
-    if is_record(value):
-        tag = getattr(type(value), "TYPE", None)
+    plan = _PLANS.get(kind)
+    if plan is not None:  # a record: the common case, by exact type
+        tag, fields = plan
         out: dict[str, Any] = {} if tag is None else {"type": tag}
-        for s in specs(type(value)):
-            v = getattr(value, s.name)
+        for name, wire in fields:
+            v = getattr(value, name)
             if v is not None:
-                out[s.wire] = to_json(v)
+                out[wire] = v if type(v) in _SCALARS else _json(v, keep)
         return out
-    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+    if kind is PVECTOR or isinstance(value, PVector | list | tuple):
+        try:
+            return [_json(v, keep) for v in value]
+        except InvalidOption as e:
+            i = next((i for i, v in enumerate(value) if type(v) is Unknown), None)
+            raise (e if i is None else e.located(f"[{i}]")) from None
+    if kind is _PMAP or isinstance(value, PMap | dict):
+        return {k: _json(v, keep) for k, v in value.items()}
+    if is_record(value):
+        _PLANS[kind] = (getattr(kind, "TYPE", None), tuple((s.name, s.wire) for s in specs(kind)))
+        return _json(value, keep)
+    if kind is Unknown:
+        if keep:
+            return value.to_json()
+        raise InvalidOption("", value, _UNSENDABLE)
+    raise TypeError(f"cannot encode {kind.__name__} as JSON")
+
+
+#: Per record class: its ``type`` tag (or None) and its fields' (name, wire name).
+_PLANS: dict[type, tuple[str | None, tuple[tuple[str, str], ...]]] = {}
+_SCALARS = frozenset({str, int, float, bool})
+_PMAP: type = type(pmap())
+_UNSENDABLE = "is a value the server reported that optstate does not model; it cannot be sent"
+
+
+def leaf(default: Any = attrs.NOTHING, *, validator: Validator | None = None, **kwargs: Any) -> Any:
+    """:func:`optstate._record.leaf` for this schema: its validator lets an
+    :class:`~optstate.openai.Unknown` in only while a server's report is read
+    (:func:`~optstate._unknown.admit`)."""
+    return _leaf(default, validator=admitting(validator), **kwargs)
 
 
 def redacted(value: Any) -> str:
@@ -125,6 +170,9 @@ def _records_or(classes: tuple[type, ...], strings: tuple[str, ...], rule: str) 
     def check(_inst: Any, a: attrs.Attribute[Any], value: Any) -> None:
         if type(value) in classes or (type(value) is str and value in strings):
             return
+        if type(value) is Unknown:  # an element of a list (tools); a whole leaf is admitted by leaf()
+            admit(a.name, value)
+            return
         raise InvalidOption(a.name, value, rule)
 
     return check
@@ -169,16 +217,21 @@ def _many_converter(decoder: Decoder, name: str) -> Callable[[Any], Any]:
 def record_decoder(cls: type) -> Decoder:
     """A decoder for a record from its JSON object (wire names; ``type`` checked)."""
 
+    known = frozenset((*(s.wire for s in specs(cls)), *(("type",) if getattr(cls, "TYPE", None) else ())))
+
     def decode(value: Any) -> Any:
-        if isinstance(value, cls):
+        if isinstance(value, cls) or type(value) is Unknown:
             return value
         if not isinstance(value, Mapping):
             raise InvalidOption("", value, f"must be an object ({cls.__name__})")
         tag = getattr(cls, "TYPE", None)
+        # Keys first: a key that is no field is a different error (NotAField)
+        # from a value that is not allowed, whatever else the object holds.
+        unknown = [k for k in value if k not in known]
+        if unknown:
+            raise NotAField(str(unknown[0]), value[unknown[0]], f"is not a field of {cls.__name__}")
         kwargs: dict[str, Any] = {}
-        known = {"type"} if tag is not None else set()
         for s in specs(cls):
-            known.add(s.wire)
             if s.wire in value:
                 raw = value[s.wire]
                 try:
@@ -187,9 +240,6 @@ def record_decoder(cls: type) -> Decoder:
                     raise e.located(s.wire) from None
         if tag is not None and value.get("type", tag) != tag:
             raise InvalidOption("type", value.get("type"), f"must be {tag!r}")
-        unknown = [k for k in value if k not in known]
-        if unknown:
-            raise InvalidOption(str(unknown[0]), value[unknown[0]], f"is not a field of {cls.__name__}")
         try:
             return cls(**kwargs)
         except InvalidOption as e:
@@ -217,7 +267,7 @@ def _union_decoder(*classes: type, strings: tuple[str, ...] = ()) -> Decoder:
             if value in strings:
                 return value
             raise InvalidOption("", value, rule)
-        if type(value) in classes:
+        if type(value) in classes or type(value) is Unknown:
             return value
         if isinstance(value, Mapping):
             tag = value.get("type")
@@ -235,7 +285,7 @@ def _strings_or(cls: type, strings: tuple[str, ...], rule: str) -> Decoder:
     record = record_decoder(cls)
 
     def decode(value: Any) -> Any:
-        if value in strings or isinstance(value, cls):
+        if type(value) is Unknown or value in strings or isinstance(value, cls):
             return value
         if isinstance(value, Mapping):
             return record(value)
@@ -245,6 +295,11 @@ def _strings_or(cls: type, strings: tuple[str, ...], rule: str) -> Decoder:
 
 
 def _vector_decoder(item: Decoder) -> Decoder:
+    """A decoder for a list of what ``item`` decodes. While a server's report is
+    read, an element it cannot model is kept as an
+    :class:`~optstate.openai.Unknown` (a tool of a new type; the known ones stay
+    records); a key that is no field of its record still raises."""
+
     def decode(value: Any) -> Any:
         if not isinstance(value, list | tuple | PVector):
             raise InvalidOption("", value, "must be a list")
@@ -252,11 +307,20 @@ def _vector_decoder(item: Decoder) -> Decoder:
         for i, x in enumerate(value):
             try:
                 out.append(item(x))
+            except NotAField as e:
+                raise e.located(f"[{i}]") from None
             except InvalidOption as e:
-                raise InvalidOption(f"[{i}]" + (f".{e.path}" if e.path else ""), e.value, e.rule) from None
+                if not is_reading():
+                    raise e.located(f"[{i}]") from None
+                out.append(unknown_at(x, f"[{i}]"))
         return pvector(out)
 
     return decode
+
+
+class NotAField(InvalidOption):
+    """A key in a record's JSON form that is no field of the record (a value
+    optstate could model, but does not know all of)."""
 
 
 # -- validators of the root's scalar fields --------------------------------------------

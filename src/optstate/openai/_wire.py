@@ -16,11 +16,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pyrsistent import pmap
+from pyrsistent import pmap, pvector
 
 from .._errors import InvalidOption
 from .._patch import Patch, full_patch
 from .._record import MERGE, specs
+from .._unknown import Unknown, reading, unknown_at
 from ._dialects import FLAT_DIALECTS
 from ._extra import (
     SERVER_ONLY,
@@ -34,7 +35,7 @@ from ._extra import (
     wire_keys,
 )
 from ._schema import RealtimeOptions
-from ._values import to_json
+from ._values import NotAField, to_json, to_wire
 
 __all__ = ["Dialect", "decode", "decode_update", "encode", "encode_session"]
 
@@ -56,16 +57,19 @@ def encode(change: Patch, dialect: Dialect = "ga", *, event_id: str | None = Non
     """The ``session.update`` event for ``change``, ready for ``json.dumps``.
 
     Returns ``None`` for an empty patch: no change, no event. Null clears stay
-    null, ``instructions=""`` and ``tools=[]`` stay as they are.
+    null, ``instructions=""`` and ``tools=[]`` stay as they are. A patch holding
+    an :class:`~optstate.openai.Unknown` (a server's value optstate does not
+    model) raises :class:`~optstate.InvalidOption` naming its path: it is never
+    sent back.
     """
     _check_dialect(dialect)
     if not change:
         return None
     if dialect == "ga":
         session: dict[str, Any] = {"type": "realtime"}
-        _encode_ga(RealtimeOptions, change, session)
+        _encode_ga(RealtimeOptions, change, session, False)
     else:
-        session = FLAT_DIALECTS[dialect].encode(change.paths())
+        session = FLAT_DIALECTS[dialect].encode(change.paths(), keep=False)
     event: dict[str, Any] = {"type": "session.update", "session": session}
     if event_id is not None:
         event["event_id"] = event_id
@@ -87,15 +91,16 @@ def encode_session(state: RealtimeOptions, dialect: Dialect = "ga") -> dict[str,
     (``beta``) the GA nesting of ``audio`` means nothing, except that what was
     kept inside an option the dialect has (``turn_detection``,
     ``transcription``, ``noise_reduction``, …) goes back under its flat name.
+    An :class:`~optstate.openai.Unknown` goes back as the raw JSON it holds.
     """
     _check_dialect(dialect)
     if dialect == "ga":
         session: dict[str, Any] = {"type": "realtime"}
-        _encode_ga(RealtimeOptions, full_patch(state), session)
+        _encode_ga(RealtimeOptions, full_patch(state), session, True)
         overlay(session, state.extra, (RealtimeOptions,))
         return session
     flat = FLAT_DIALECTS[dialect]
-    session = flat.encode(full_patch(state).paths())
+    session = flat.encode(full_patch(state).paths(), keep=True)
     below = record_fields(RealtimeOptions)
     overlay(session, pmap({k: v for k, v in state.extra.items() if k not in below}), (RealtimeOptions,))
     for path, option in flat.options.items():
@@ -106,7 +111,9 @@ def encode_session(state: RealtimeOptions, dialect: Dialect = "ga") -> dict[str,
     return session
 
 
-def _encode_ga(cls: type, change: Patch, out: dict[str, Any]) -> None:
+def _encode_ga(cls: type, change: Patch, out: dict[str, Any], keep: bool) -> None:
+    """``change`` (a patch of records of ``cls``) into ``out``, in GA shape; an
+    :class:`Unknown` as its raw JSON when ``keep``, else an InvalidOption."""
     plan = _GA_PLANS.get(cls)
     if plan is None:
         plan = _GA_PLANS[cls] = {
@@ -119,12 +126,20 @@ def _encode_ga(cls: type, change: Patch, out: dict[str, Any]) -> None:
         wire, record = step
         if record is not None:
             sub: dict[str, Any] = {}
-            _encode_ga(record, value, sub)
+            try:
+                _encode_ga(record, value, sub, keep)
+            except InvalidOption as e:
+                raise e.located(wire) from None
             out[wire] = sub
         elif value is None or type(value) in _SCALARS:
             out[wire] = value
-        else:
+        elif keep:
             out[wire] = to_json(value)
+        else:
+            try:
+                out[wire] = to_wire(value)
+            except InvalidOption as e:
+                raise e.located(wire) from None
 
 
 #: Per record class: field name -> (wire name, the merge node's record class or None).
@@ -143,37 +158,46 @@ def decode(session: Mapping[str, Any], dialect: Dialect = "ga") -> RealtimeOptio
     means the server's default too. Server-only fields (``id``, ``object``,
     ``expires_at``, …) are ignored.
 
-    Fields optstate does not know (a newer API version) never make it fail:
-    they are kept in ``extra``, nested at their wire path, so
-    :func:`encode_session` gives them back. That holds at the top level, in
-    ``audio``, ``audio.input`` and ``audio.output``, and inside record-valued
-    options: an unknown key in ``turn_detection`` (say ``{"type":
-    "server_vad", …, "new_knob": 3}``) decodes the known part as usual and
-    keeps ``extra == {"audio": {"input": {"turn_detection": {"new_knob":
-    3}}}}``; likewise in ``noise_reduction``, ``transcription``, both audio
-    ``format`` options, ``voice``, ``tool_choice``, ``tracing``, ``truncation``,
-    ``reasoning``, ``prompt`` and each tool (``extra["tools"]`` is then a list
-    with one object per tool, ``{}`` for a tool with nothing unknown). In a
-    tagged union (``turn_detection``, ``format``, tools, …) a key is unknown
-    when the member the ``type`` names does not know it. In a flat dialect
-    (``beta``), what is kept inside an option goes at its GA path.
+    What optstate does not model never makes it fail (a newer server):
 
-    A malformed value raises :class:`~optstate.InvalidOption` naming its wire
-    path: a known field of the wrong type or out of range, a ``type`` tag
-    that names no record optstate knows (``turn_detection`` of type
-    ``"new_vad"``: optstate cannot hold that option, so the whole session
-    is refused), or an unknown field that is not JSON data.
+    * a *value* it cannot hold (an input rate of 16000, an ``audio/opus``
+      format, a turn detection type ``semantic_vad_v2``, a new ``tool_choice``
+      mode, ``include`` value or modality, a speed out of today's range) is
+      kept as an :class:`~optstate.openai.Unknown` holding the raw JSON, at the
+      smallest enclosing replace leaf (the whole ``audio.input.format``; for
+      ``tools``, the one tool, so the known tools stay records);
+    * a *field* it does not know is kept in ``extra``, nested at its wire
+      path, so :func:`encode_session` gives it back. That holds at the top
+      level, in ``audio``, ``audio.input`` and ``audio.output``, and inside
+      record-valued options: an unknown key in ``turn_detection`` (say
+      ``{"type": "server_vad", …, "new_knob": 3}``) decodes the known part as
+      usual and keeps ``extra == {"audio": {"input": {"turn_detection":
+      {"new_knob": 3}}}}``; likewise in ``noise_reduction``,
+      ``transcription``, both audio ``format`` options, ``voice``,
+      ``tool_choice``, ``tracing``, ``truncation``, ``reasoning``, ``prompt``
+      and each tool (``extra["tools"]`` is then a list with one object per
+      tool, ``{}`` for a tool with nothing unknown). In a tagged union
+      (``turn_detection``, ``format``, tools, …) a key is unknown when the
+      member the ``type`` names does not know it. In a flat dialect
+      (``beta``), what is kept inside an option goes at its GA path, and an
+      ``Unknown`` holds the flat JSON.
+
+    Only data that is not JSON raises :class:`~optstate.InvalidOption`,
+    naming its wire path: a non-finite number, a key that is no string, data
+    nested too deep; so does a merge node (``audio``, ``audio.input``,
+    ``audio.output``) that is no object.
     """
     _check_dialect(dialect)
     if not isinstance(session, Mapping):
         raise InvalidOption("session", session, "must be an object")
     extra: dict[str, Any] = {}
-    if dialect != "ga":
-        unknown: dict[Any, Any] = {}
-        session = FLAT_DIALECTS[dialect].to_ga(session, extra=unknown)
-        for key, raw in unknown.items():
-            keep(extra, key, raw, "")
-    return _decode_record(RealtimeOptions, session, "", extra)  # type: ignore[no-any-return]
+    with reading():
+        if dialect != "ga":
+            unknown: dict[Any, Any] = {}
+            session = FLAT_DIALECTS[dialect].to_ga(session, extra=unknown)
+            for key, raw in unknown.items():
+                keep(extra, key, raw, "")
+        return _decode_record(RealtimeOptions, session, "", extra)  # type: ignore[no-any-return]
 
 
 def decode_update(session: Mapping[str, Any], dialect: Dialect = "ga") -> Patch:
@@ -181,17 +205,21 @@ def decode_update(session: Mapping[str, Any], dialect: Dialect = "ga") -> Patch:
     fields present in it (``null`` is a real value: clear). The inverse of
     :func:`encode`: ``decode_update(encode(p)["session"]) == p``.
 
-    A malformed value or a field that is no option raises
-    :class:`~optstate.InvalidOption` naming its wire path.
+    A value optstate cannot model is kept as an
+    :class:`~optstate.openai.Unknown` at its leaf, as by :func:`decode` (apply
+    such a patch inside ``optstate._unknown.reading()``, as a server
+    model does). A field or key that is no option, or data that is not JSON,
+    raises :class:`~optstate.InvalidOption` naming its wire path.
     """
     _check_dialect(dialect)
     if not isinstance(session, Mapping):
         raise InvalidOption("session", session, "must be an object")
-    if dialect != "ga":
-        session = FLAT_DIALECTS[dialect].to_ga(session, strict=True)
-    elif session.get("type", "realtime") != "realtime":
-        raise InvalidOption("type", session.get("type"), "must be 'realtime'")
-    return _decode_patch(RealtimeOptions, session, "", dialect == "ga")
+    with reading():
+        if dialect != "ga":
+            session = FLAT_DIALECTS[dialect].to_ga(session, strict=True)
+        elif session.get("type", "realtime") != "realtime":
+            raise InvalidOption("type", session.get("type"), "must be 'realtime'")
+        return _decode_patch(RealtimeOptions, session, "", dialect == "ga")
 
 
 def _decode_patch(cls: type, obj: Mapping[str, Any], prefix: str, strict: bool) -> Patch:
@@ -211,19 +239,30 @@ def _decode_patch(cls: type, obj: Mapping[str, Any], prefix: str, strict: bool) 
             if sub:
                 changes[s.name] = sub
             continue
-        try:
-            value = raw if raw is None or s.decode is None else s.decode(raw)
-            a = s.attribute
-            if a.converter is not None:
-                value = a.converter(value)  # type: ignore[operator]
-            if a.validator is not None:
-                a.validator(None, a, value)
-        except InvalidOption as e:
-            if e.path.startswith(s.name):
-                raise InvalidOption(prefix + s.wire + e.path[len(s.name) :], e.value, e.rule) from None
-            raise e.located(path) from None
-        changes[s.name] = value
+        changes[s.name] = _decode_leaf(s, raw, path, strict_keys=True)
     return Patch(changes)
+
+
+def _decode_leaf(s: Any, raw: Any, path: str, *, strict_keys: bool = False) -> Any:
+    """The value of the replace leaf ``s`` from its JSON ``raw`` (at wire
+    ``path``), decoded, converted and validated as a write would be, except
+    that what optstate cannot model becomes an :class:`Unknown` (inside a list
+    of records, element by element). Only data that is no JSON raises (and,
+    when ``strict_keys``, a key that is no field of its record)."""
+    a = s.attribute
+    try:
+        value = raw if raw is None or s.decode is None else s.decode(raw)
+        if a.converter is not None:
+            value = a.converter(value)
+        if a.validator is not None:
+            a.validator(None, a, value)
+    except NotAField as e:
+        if strict_keys:
+            raise e.located(path) from None
+        return unknown_at(raw, path)
+    except InvalidOption:
+        return unknown_at(raw, path)
+    return value
 
 
 def _decode_record(cls: type, obj: Mapping[Any, Any], prefix: str, extra: dict[str, Any]) -> Any:
@@ -254,20 +293,41 @@ def _decode_record(cls: type, obj: Mapping[Any, Any], prefix: str, extra: dict[s
             if _nullable(s.attribute):
                 kwargs[s.name] = None
             continue  # else null where the option cannot be null: the default
+        unknown = None
+        known = raw
         if s.wire in below:
-            raw, unknown = split(raw, below[s.wire], path)
-            if unknown:
-                extra[s.wire] = unknown
-        try:
-            kwargs[s.name] = raw if s.decode is None else s.decode(raw)
-        except InvalidOption as e:
-            raise e.located(path) from None
+            known, unknown = split(raw, below[s.wire], path)
+        value = _decode_leaf(s, known, path)
+        if type(value) is Unknown:
+            value, unknown = unknown_at(raw, path), None  # kept whole, unknown keys and all
+        elif unknown is not None and below[s.wire][1]:
+            value, unknown = _whole_unknown_items(value, raw, unknown, path)
+        kwargs[s.name] = value
+        if unknown:
+            extra[s.wire] = unknown
     if not prefix and extra:
         kwargs["extra"] = pmap(extra)
     try:
         return cls(**kwargs)
     except InvalidOption as e:
         raise e.located(prefix[:-1]) from None
+
+
+def _whole_unknown_items(value: Any, raw: Any, unknown: Any, path: str) -> tuple[Any, Any]:
+    """For a list leaf (``tools``): each element decoded as an :class:`Unknown`
+    holds its whole raw JSON, its unknown keys included, rather than keeping
+    them in ``extra``."""
+    if not any(type(v) is Unknown and i < len(unknown) and unknown[i] for i, v in enumerate(value)):
+        return value, unknown
+    items = list(value)
+    kept = list(unknown)
+    for i, v in enumerate(items):
+        if type(v) is Unknown and i < len(kept) and kept[i]:
+            items[i] = unknown_at(raw[i], f"{path}[{i}]")
+            kept[i] = pmap()
+    while kept and not kept[-1]:
+        kept.pop()
+    return pvector(items), (pvector(kept) if kept else None)
 
 
 def _nullable(a: Any) -> bool:
