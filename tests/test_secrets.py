@@ -14,7 +14,7 @@ import pytest
 from examples.toy_plugin import ToyDriver
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.robust_data import SECRET, check_error, garbage
+from tests.fuzz_data import SECRET, check_error, garbage
 
 import optstate
 from optstate import InvalidOption, Patch, Store

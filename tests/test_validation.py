@@ -14,7 +14,7 @@ import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.robust_data import (
+from tests.fuzz_data import (
     DICT_FIELDS,
     HUGE,
     RECORD_FIELDS,

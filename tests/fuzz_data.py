@@ -1,4 +1,4 @@
-"""Bad data for the robustness tests (``tests/test_robust_*.py``), in one place.
+"""Bad data for the tests of bad input (validation, server events, secrets), in one place.
 
 ``garbage`` is anything a caller or a server might hand over by mistake: wrong
 types, out-of-range and non-finite numbers, a 1 MB string, unknown enum values,

@@ -15,7 +15,7 @@ pytest.importorskip("livekit.plugins.openai")
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from livekit.plugins.openai.realtime import RealtimeModel
-from tests.robust_data import check_error, garbage
+from tests.fuzz_data import check_error, garbage
 
 import optstate.livekit as lk
 

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyrsistent import pvector
-from tests.robust_data import (
+from tests.fuzz_data import (
     DICT_FIELDS,
     KNOWN_NAMES,
     RECORDS,
