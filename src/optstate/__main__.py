@@ -78,6 +78,9 @@ DRIVERS: dict[str, DriverEntry] = {
     "pipecat-stock": DriverEntry(
         "optstate.pipecat._driver:stock", "pipecat.services.openai.realtime.llm", "pipecat", "pipecat-ai"
     ),
+    "pipecat-optstate": DriverEntry(
+        "optstate.pipecat._driver:attached", "pipecat.services.openai.realtime.llm", "pipecat", "pipecat-ai"
+    ),
     "openai-agents-stock": DriverEntry(
         "optstate.agents._driver:stock", "agents.realtime", "agents", "openai-agents"
     ),

@@ -1,4 +1,5 @@
-"""Harness driver ``pipecat-stock``: pipecat-ai's ``OpenAIRealtimeLLMService`` as it is.
+"""Harness drivers ``pipecat-stock`` (pipecat-ai's ``OpenAIRealtimeLLMService`` as it
+is) and ``pipecat-optstate`` (the same service after :func:`optstate.pipecat.attach`).
 
 pipecat has no model level: one ``OpenAIRealtimeLLMService`` is one conversation on
 one websocket, so ``has_model_level`` is false and the checker never calls
@@ -31,6 +32,16 @@ clear transcription, noise reduction, max output tokens or tracing: ``None`` is
 application would. ``truncation`` has no ``SessionProperties`` field, so it is not
 among :attr:`PipecatDriver.keywords`; ``reasoning`` and ``tool_choice`` strings are.
 
+``pipecat-optstate`` (:func:`attached`): every service is attached to one shared
+:class:`~optstate.Store` made at ``start``, so ``has_model_level`` is true and
+``update_model`` is ``await optstate.pipecat.update_all(store, SessionProperties(...))``
+(the same ``SessionProperties`` an ``update_session`` queues). The other steps are
+the stock ones. Values are passed in pipecat's types as for stock, except that a
+turn detection with fields pipecat's ``TurnDetection`` does not declare
+(``create_response``, ``interrupt_response``, ``idle_timeout_ms``) is built as
+``TurnDetection(...).model_copy(update={...})``, which keeps them for attach to
+read (pipecat's constructor drops them).
+
 Transport ``inproc`` (default): pipecat's ``websocket_connect`` (the module-level
 name its ``_connect`` calls) returns a :class:`~optstate._drive.MemoryWebSocket`
 while the driver runs, so every byte is produced by pipecat's own code. Transport
@@ -60,7 +71,7 @@ except ImportError as e:  # pragma: no cover - depends on the environment
 from .._drive import LoopThread, MemoryWebSocket, Source, received_since, server_event, settle
 from ..testing import default_render
 
-__all__ = ["PipecatDriver", "stock"]
+__all__ = ["PipecatDriver", "attached", "stock"]
 
 #: Harness keyword -> where pipecat's ``SessionProperties`` holds it (no truncation).
 PLACES: Mapping[str, tuple[str, ...]] = {
@@ -82,15 +93,24 @@ _RECORDS: Mapping[str, type[Any]] = {
 }
 
 
-def to_pipecat(keyword: str, value: Any) -> Any:
+def _undeclared(cls: type[Any], value: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``value`` split into the fields pipecat's ``cls`` declares and the rest."""
+    known = {k: v for k, v in value.items() if k in cls.model_fields}
+    return known, {k: v for k, v in value.items() if k not in known}
+
+
+def to_pipecat(keyword: str, value: Any, *, keep: bool = False) -> Any:
     """A neutral harness value as ``SessionProperties`` takes it (``None`` stays ``None``,
-    except for turn detection, whose documented "off" is ``False``)."""
+    except for turn detection, whose documented "off" is ``False``). ``keep``: a turn
+    detection keeps the fields its pipecat class lacks (``model_copy(update=...)``)."""
     if keyword == "turn_detection":
         if value is None:
             return False
-        if value.get("type") == "semantic_vad":
-            return pe.SemanticTurnDetection(**value)
-        return pe.TurnDetection(**value)
+        cls = pe.SemanticTurnDetection if value.get("type") == "semantic_vad" else pe.TurnDetection
+        if not keep:
+            return cls(**value)
+        known, rest = _undeclared(cls, value)
+        return cls(**known).model_copy(update=rest) if rest else cls(**known)
     if keyword in _RECORDS and isinstance(value, Mapping):
         return _RECORDS[keyword](**value)
     return value
@@ -116,23 +136,25 @@ _NODES: Mapping[tuple[str, ...], type[Any]] = {
 }
 
 
-def session_properties(kwargs: Mapping[str, Any]) -> Any:
+def session_properties(kwargs: Mapping[str, Any], *, keep: bool = False) -> Any:
     """A ``SessionProperties`` holding only the named fields, in pipecat's types."""
 
     def build(tree: Mapping[str, Any], at: tuple[str, ...]) -> Any:
         args = {k: build(v, (*at, k)) if (*at, k) in _NODES else v for k, v in tree.items()}
         return _NODES[at](**args)
 
-    return build(_nest({k: to_pipecat(k, v) for k, v in kwargs.items()}), ())
+    return build(_nest({k: to_pipecat(k, v, keep=keep) for k, v in kwargs.items()}), ())
 
 
-def _source(kwargs: Mapping[str, Any]) -> str:
+def _source(kwargs: Mapping[str, Any], *, keep: bool = False) -> str:
     """``session_properties(kwargs)`` as Python source."""
 
     def value(keyword: str, v: Any) -> str:
         typed = to_pipecat(keyword, v)
         if isinstance(v, Mapping):
-            return f"{type(typed).__name__}(" + ", ".join(f"{a}={b!r}" for a, b in v.items()) + ")"
+            known, rest = _undeclared(type(typed), v) if keep else (v, {})
+            made = f"{type(typed).__name__}(" + ", ".join(f"{a}={b!r}" for a, b in known.items()) + ")"
+            return f"{made}.model_copy(update={rest!r})" if rest else made
         return repr(typed)
 
     def build(tree: Mapping[str, Any], at: tuple[str, ...]) -> str:
@@ -143,17 +165,20 @@ def _source(kwargs: Mapping[str, Any]) -> str:
 
 
 class PipecatDriver:
-    """Drives real ``OpenAIRealtimeLLMService`` instances (see the module doc)."""
+    """Drives real ``OpenAIRealtimeLLMService`` instances (see the module doc);
+    ``attach``: each attached to one shared store (``pipecat-optstate``)."""
 
     keywords = tuple(PLACES)
     dialect = "ga"
-    has_model_level = False
     can_reply = True
     can_reconnect = True
 
-    def __init__(self, *, transport: str = "inproc") -> None:
+    def __init__(self, *, transport: str = "inproc", attach: bool = False) -> None:
         if transport not in ("inproc", "ws"):
             raise ValueError(f"transport must be 'inproc' or 'ws' (got {transport!r})")
+        self.attach = attach
+        self.has_model_level = attach
+        self.store: Any = None
         self.transport = transport
         self.loop: LoopThread | None = None
         self.server: Any = None
@@ -172,8 +197,14 @@ class PipecatDriver:
         return self.loop.run(coro)
 
     def start(self) -> None:
-        """Start the loop thread; inproc: replace pipecat's connect; ws: start the server."""
+        """Start the loop thread (and the shared store); inproc: replace pipecat's
+        connect; ws: start the server."""
         self.loop = LoopThread()
+        if self.attach:
+            from .. import Store
+            from ..openai import RealtimeOptions
+
+            self.store = Store(RealtimeOptions(model="gpt-realtime-2.1"))
         if self.transport == "ws":
             from ..server import RealtimeServer
 
@@ -217,6 +248,10 @@ class PipecatDriver:
                 known = len(self.server.connections)
             made = len(self._made)
             llm = OpenAIRealtimeLLMService(api_key="sk-optstate-harness", base_url=base_url)
+            if self.attach:
+                from . import attach
+
+                attach(llm, store=self.store)
             worker = PipelineWorker(
                 Pipeline([llm]), idle_timeout_secs=None, enable_rtvi=False, check_dangling_tasks=False
             )
@@ -239,12 +274,24 @@ class PipecatDriver:
         return index
 
     def update_model(self, **kwargs: Any) -> None:
-        """pipecat has no model level (``has_model_level`` is false)."""
-        raise NotImplementedError("pipecat has no model level: one service is one conversation")
+        """Attached: ``await optstate.pipecat.update_all(store, SessionProperties(...))``;
+        stock pipecat has no model level (``has_model_level`` is false)."""
+        if not self.attach:
+            raise NotImplementedError("pipecat has no model level: one service is one conversation")
+        from . import update_all
+
+        change = session_properties(kwargs, keep=True)
+
+        async def call() -> None:
+            await update_all(self.store, change)
+            await settle()
+
+        self._run(call())
 
     def update_session(self, index: int, **kwargs: Any) -> None:
         """Queue an ``LLMUpdateSettingsFrame`` with only the named session properties."""
-        delta = OpenAIRealtimeLLMService.Settings(session_properties=session_properties(kwargs))
+        sp = session_properties(kwargs, keep=self.attach)
+        delta = OpenAIRealtimeLLMService.Settings(session_properties=sp)
 
         async def call() -> None:
             await self.workers[index].queue_frame(LLMUpdateSettingsFrame(delta=delta))
@@ -328,18 +375,24 @@ class PipecatDriver:
 
     def render(self, op: str, index: int | None, kwargs: Mapping[str, Any]) -> str:
         """A line of Python against pipecat's API (inside a running asyncio loop)."""
+        keep = self.attach
         if op == "start":
+            if self.attach:
+                return 'store = optstate.Store(RealtimeOptions(model="gpt-realtime-2.1"))'
             return "# pipecat has no model level: each OpenAIRealtimeLLMService is one conversation"
         if op == "session":
-            return (
-                f's{index} = OpenAIRealtimeLLMService(api_key="sk-test"); '
-                f"w{index} = PipelineWorker(Pipeline([s{index}])); await runner.add_workers(w{index})"
-            )
+            made = 'OpenAIRealtimeLLMService(api_key="sk-test")'
+            if self.attach:
+                made = f"optstate.pipecat.attach({made}, store=store)"
+            worker = f"w{index} = PipelineWorker(Pipeline([s{index}])); await runner.add_workers(w{index})"
+            return f"s{index} = {made}; {worker}"
         if op == "update":
             return (
                 f"await w{index}.queue_frame(LLMUpdateSettingsFrame(delta=OpenAIRealtimeLLMService"
-                f".Settings(session_properties={_source(kwargs)})))"
+                f".Settings(session_properties={_source(kwargs, keep=keep)})))"
             )
+        if op == "model":
+            return f"await optstate.pipecat.update_all(store, {_source(kwargs, keep=keep)})"
         if op == "reconnect":
             return f"await s{index}.reset_conversation()"
         return default_render(op, index, {k: Source(repr(v)) for k, v in kwargs.items()})
@@ -348,3 +401,8 @@ class PipecatDriver:
 def stock(*, transport: str = "inproc") -> PipecatDriver:
     """pipecat-ai's ``OpenAIRealtimeLLMService`` as it is."""
     return PipecatDriver(transport=transport)
+
+
+def attached(*, transport: str = "inproc") -> PipecatDriver:
+    """The services attached to one shared store (:func:`optstate.pipecat.attach`)."""
+    return PipecatDriver(transport=transport, attach=True)
