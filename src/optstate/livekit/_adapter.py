@@ -17,9 +17,10 @@ Which plugin behaviours exist is detected on the objects, not from version
 strings. The wire dialect is what the model's own session class makes of a
 session update (:func:`dialect_of`): livekit-plugins-openai's GA session,
 its legacy Azure path's flat one (``api_version`` set), or livekit-plugins-xai's
-(``voice``/``turn_detection`` hoisted to the top level). a session that holds its own ``_opts`` copy (1.8) has it kept in step
-with its own desired state, and capabilities follow the options only where the
-plugin itself makes them (its ``_server_turn_taking_enabled`` helper, 1.8).
+(``voice``/``turn_detection`` hoisted to the top level). A session that holds
+its own ``_opts`` copy (1.8) has it kept in step with its own desired state,
+and capabilities follow the options only where the plugin itself makes them
+(its ``_server_turn_taking_enabled`` helper, 1.8).
 """
 
 from __future__ import annotations

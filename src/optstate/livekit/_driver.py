@@ -5,8 +5,9 @@
 legacy Azure path (``RealtimeModel.with_azure(..., api_version=...)``, the
 flat/beta dialect); ``xai_stock``/``xai_attached`` livekit-plugins-xai's
 ``RealtimeModel`` (a subclass of the OpenAI one that reshapes each
-``session.update`` for xAI: ``voice`` and ``turn_detection`` at the top level). The harness is synchronous, so the plugin
-runs on a :class:`~optstate._drive.LoopThread`.
+``session.update`` for xAI: ``voice`` and ``turn_detection`` at the top level).
+The harness is synchronous, so the plugin runs on a
+:class:`~optstate._drive.LoopThread`.
 
 Every step maps onto livekit's own API, the way livekit's documentation tells an
 application to change options: ``start`` makes the model; ``new_session`` is
