@@ -17,8 +17,8 @@ plugins' keyword names (:data:`~optstate.openai.PLUGIN_KEYWORDS`).
 (``openai.types.beta.realtime.session_update_event``, which the tests validate
 every beta event against) and as Azure OpenAI serves it at
 ``/openai/realtime?api-version=...&deployment=...`` for the preview
-api-versions (``2024-10-01-preview``, the one the tests use, and
-``2025-04-01-preview``); GA (``/openai/v1/realtime``) is the nested session.
+api-versions (:data:`AZURE_API_VERSIONS`); GA (``/openai/v1/realtime``) is the
+nested session.
 It also carries ``reasoning``, as livekit-plugins-openai 1.8.9's Azure
 conversion sends it (``_oai_session_to_azure`` in
 ``livekit/agents/llm/_realtime/openai.py`` maps every field it has, and
@@ -338,9 +338,11 @@ BETA = FlatDialect(
 
 #: The Azure api-versions :data:`BETA` covers: livekit-plugins-openai's legacy Azure path
 #: (``with_azure(..., api_version=...)``, ``/openai/realtime?api-version=...``) sends it
-#: to them; ``2024-10-01-preview`` is the one livekit's ``with_azure`` documents (and the
-#: tests use).
-AZURE_API_VERSIONS = ("2024-10-01-preview", "2025-04-01-preview")
+#: to them: ``2024-10-01-preview`` is the one livekit's ``with_azure`` docstring shows
+#: (and optstate's tests use), ``2025-04-01-preview`` the later preview, ``2025-08-28``
+#: the one livekit's own test of ``reasoning`` on the legacy path uses
+#: (``tests/test_plugin_openai_realtime_reasoning.py`` in livekit/agents).
+AZURE_API_VERSIONS = ("2024-10-01-preview", "2025-04-01-preview", "2025-08-28")
 
 
 # -- the xAI dialect ---------------------------------------------------------------------
