@@ -5,6 +5,7 @@ Runs in its own pinned environment (``make test-xai``); skipped where the plugin
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import pytest
@@ -128,9 +129,11 @@ def test_stock_xai_fails_the_checker() -> None:
     assert [(b.property, b.paths, b.program[2:]) for b in result.bugs] == STOCK_BUGS
 
 
-def test_attached_xai_passes_the_checker() -> None:
-    """The same plugin with optstate.livekit.attach passes (xAI dialect, inproc)."""
-    result = check_driver(xai_attached, examples=100)
+@pytest.mark.parametrize(("transport", "examples"), [("inproc", 100), ("ws", 15)])
+def test_attached_xai_passes_the_checker(transport: str, examples: int) -> None:
+    """The same plugin with optstate.livekit.attach passes (xAI dialect; over ws the
+    loopback server's xAI path, reconnects included)."""
+    result = check_driver(functools.partial(xai_attached, transport=transport), examples=examples)
     assert result.ok, result.report
 
 
