@@ -74,15 +74,13 @@ class TestPlumbing:
 
 #: Every distinct bug the checker finds in livekit-plugins-xai 1.8.9 (seed 0, 100 examples):
 #: (property, option paths, the minimal program after ``model = ...`` and ``s0 = model.session()``).
+#: The first one's program is the shortest form Hypothesis reaches (its example database
+#: may also give the three-step form in CLEAR_THEN_VOICE_LONG).
 STOCK_BUGS = [
     (
         "a write changes no field it did not name",
         ("audio.input.transcription",),
-        (
-            "model.update_options(input_audio_transcription=None)",
-            "s0.update_options(input_audio_transcription=AudioTranscription(model='grok-transcribe'))",
-            "model.update_options(voice='ara')",
-        ),
+        ("s0.update_options(input_audio_transcription=None)", "model.update_options(voice='ara')"),
     ),
     (
         "after a rejected update the server's view equals the expected state",
@@ -114,6 +112,13 @@ STOCK_BUGS = [
 ]
 
 
+CLEAR_THEN_VOICE_LONG = (
+    "model.update_options(input_audio_transcription=None)",
+    "s0.update_options(input_audio_transcription=AudioTranscription(model='grok-transcribe'))",
+    "model.update_options(voice='ara')",
+)
+
+
 def test_stock_xai_fails_the_checker() -> None:
     """livekit-plugins-xai 1.8.9: a model-level voice change undoes the transcription a
     session set itself (the most severe bug), and a rejected update is not rolled
@@ -126,7 +131,10 @@ def test_stock_xai_fails_the_checker() -> None:
             "s0 = model.session()",
         )
     ] * len(result.bugs)
-    assert [(b.property, b.paths, b.program[2:]) for b in result.bugs] == STOCK_BUGS
+    found = [(b.property, b.paths, b.program[2:]) for b in result.bugs]
+    if found[0][2] == CLEAR_THEN_VOICE_LONG:
+        found[0] = (*found[0][:2], STOCK_BUGS[0][2])
+    assert found == STOCK_BUGS
 
 
 @pytest.mark.parametrize(("transport", "examples"), [("inproc", 100), ("ws", 15)])
