@@ -5,6 +5,7 @@ Runs wherever livekit-plugins-openai is (the ``livekit`` stages: 1.8 in .venv, 1
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterator
 from importlib.metadata import version
@@ -16,7 +17,8 @@ pytest.importorskip("livekit.plugins.openai", reason="needs livekit-plugins-open
 
 from tests.driver_checks import check_driver, program_of
 
-from optstate.livekit._driver import AzureDriver, azure_stock
+from optstate.livekit._adapter import dialect_of
+from optstate.livekit._driver import AzureDriver, azure_attached, azure_stock
 
 pytestmark = pytest.mark.livekit
 PLUGIN = version("livekit-plugins-openai")
@@ -83,3 +85,32 @@ def test_stock_azure_fails_the_checker() -> None:
         assert program[2:] == ["model.update_options(voice='alloy')"]
     else:
         assert program[2:] == ["model.update_options(turn_detection=None)"]
+
+
+@pytest.mark.parametrize(("transport", "examples"), [("inproc", 100), ("ws", 15)])
+def test_attached_azure_passes_the_checker(transport: str, examples: int) -> None:
+    """The legacy Azure path with optstate.livekit.attach passes (flat dialect)."""
+    result = check_driver(functools.partial(azure_attached, transport=transport), examples=examples)
+    assert result.ok, result.report
+
+
+class TestAttached:
+    """attach() on the legacy Azure model: the flat dialect, found by what the plugin sends."""
+
+    def test_flat_dialect_with_reasoning(self) -> None:
+        """The dialect is the flat one, and ``reasoning`` goes out flat, as livekit's own
+        Azure conversion carries it; a null clear reaches the wire."""
+        d = azure_attached()
+        d.start()
+        try:
+            assert dialect_of(d.model) == "beta"
+            s0 = d.new_session()
+            sessions(d.events(s0))
+            d.update_session(s0, turn_detection=None)
+            wanted = [{"turn_detection": None}]
+            if "reasoning" in d.keywords:
+                d.update_session(s0, reasoning={"effort": "low"})
+                wanted.append({"reasoning": {"effort": "low"}})
+            assert sessions(d.events(s0)) == wanted
+        finally:
+            d.close()

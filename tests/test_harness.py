@@ -251,6 +251,6 @@ class TestCapabilities:
         class Klingon(ToyDriver):
             dialect = "klingon"
 
-        with pytest.raises(ValueError, match=r"'klingon'.*known: \['beta', 'ga'\]"):
+        with pytest.raises(ValueError, match=r"'klingon'.*known: \['beta', 'ga', 'xai'\]"):
             check(lambda: Klingon(broken=False), examples=5)
         assert {"ga", "beta"} <= set(VALIDATORS)

@@ -245,3 +245,17 @@ class TestNameTable:
         """Each plugin keyword is its option's beta name, or its GA name where beta has none."""
         for keyword, path in PLUGIN_KEYWORDS.items():
             assert keyword == BETA.key(path)
+
+
+class TestAzureCarries:
+    """The flat dialect is what livekit's Azure conversion sends to Azure's api-versions."""
+
+    def test_reasoning_goes_out_flat_and_validates(self) -> None:
+        """``reasoning`` is carried as livekit-plugins-openai 1.8.9's ``_oai_session_to_azure`` does."""
+        from optstate.openai import Reasoning
+
+        event = encode(optstate.patch(RealtimeOptions, {"reasoning": Reasoning(effort="low")}), "beta")
+        assert event == {"type": "session.update", "session": {"reasoning": {"effort": "low"}}}
+        validate_event(event, "beta")
+        with pytest.raises(SchemaViolation):
+            validate_event({"type": "session.update", "session": {"reasoning": {"effort": "x"}}}, "beta")

@@ -72,8 +72,14 @@ DRIVERS: dict[str, DriverEntry] = {
     "livekit-azure-stock": DriverEntry(
         "optstate.livekit._driver:azure_stock", "livekit.plugins.openai", "livekit", "livekit-plugins-openai"
     ),
+    "livekit-azure-optstate": DriverEntry(
+        "optstate.livekit._driver:azure_attached", "livekit.plugins.openai", "livekit", "livekit-plugins-openai"
+    ),
     "livekit-xai-stock": DriverEntry(
         "optstate.livekit._driver:xai_stock", "livekit.plugins.xai", "xai", "livekit-plugins-xai"
+    ),
+    "livekit-xai-optstate": DriverEntry(
+        "optstate.livekit._driver:xai_attached", "livekit.plugins.xai", "xai", "livekit-plugins-xai"
     ),
     "pipecat-stock": DriverEntry(
         "optstate.pipecat._driver:stock", "pipecat.services.openai.realtime.llm", "pipecat", "pipecat-ai"

@@ -42,6 +42,7 @@ from .openai import (
 )
 
 __all__ = [
+    "DIALECT_VALUES",
     "PLUGIN_VALUES",
     "leaf_paths",
     "patches",
@@ -74,11 +75,12 @@ _json = st.recursive(
 _ms = st.integers(0, 2000)
 
 
-def turn_detections(*, beta: bool = False) -> st.SearchStrategy[Any]:
+def turn_detections(*, beta: bool = False, xai: bool = False) -> st.SearchStrategy[Any]:
     """``ServerVad`` (the default first), ``SemanticVad`` or ``None`` (off).
 
     Shrinks towards ``ServerVad()``. With ``beta=True`` only values the beta
-    dialect can express (no ``idle_timeout_ms``)."""
+    dialect can express (no ``idle_timeout_ms``); with ``xai=True`` only server
+    VAD (xAI's one kind) or ``None``."""
     server = st.builds(
         ServerVad,
         threshold=_default_first(0.5, st.floats(0, 1)),
@@ -86,8 +88,10 @@ def turn_detections(*, beta: bool = False) -> st.SearchStrategy[Any]:
         silence_duration_ms=_default_first(500, _ms),
         create_response=st.booleans(),
         interrupt_response=st.booleans(),
-        idle_timeout_ms=st.none() if beta else _maybe(_ms),
+        idle_timeout_ms=st.none() if beta or xai else _maybe(_ms),
     )
+    if xai:
+        return st.just(ServerVad()) | st.none() | server
     semantic = st.builds(
         SemanticVad,
         eagerness=st.sampled_from(["auto", "low", "medium", "high"]),
@@ -97,13 +101,18 @@ def turn_detections(*, beta: bool = False) -> st.SearchStrategy[Any]:
     return st.just(ServerVad()) | st.none() | server | semantic
 
 
-def voices(*, beta: bool = False) -> st.SearchStrategy[Any]:
-    """Voice names (``"alloy"`` first) and, unless ``beta``, custom ``VoiceId`` values."""
+def voices(*, beta: bool = False, xai: bool = False) -> st.SearchStrategy[Any]:
+    """Voice names (``"alloy"`` first) and, unless ``beta``, custom ``VoiceId`` values;
+    with ``xai=True`` xAI's voice names (``"ara"`` first, some capitalised)."""
+    if xai:
+        return st.sampled_from(["ara", "Eve", "rex", "Sal", "leo", "carina", "orion"])
     names = st.sampled_from(["alloy", "ash", "ballad", "coral", "echo", "marin", "cedar"])
     return names if beta else names | st.builds(VoiceId, id=_names)
 
 
-def _transcriptions(beta: bool) -> st.SearchStrategy[Any]:
+def _transcriptions(beta: bool, xai: bool = False) -> st.SearchStrategy[Any]:
+    if xai:
+        return _maybe(st.just(Transcription(model="grok-transcribe")))
     extra = st.none() if beta else _maybe(st.lists(_names, max_size=2))
     return _maybe(
         st.builds(
@@ -148,13 +157,15 @@ def _tool_choices(beta: bool) -> st.SearchStrategy[Any]:
     )
 
 
-def realtime_options(*, dialect: Literal["ga", "beta"] = "ga") -> st.SearchStrategy[RealtimeOptions]:
+def realtime_options(*, dialect: Literal["ga", "beta", "xai"] = "ga") -> st.SearchStrategy[RealtimeOptions]:
     """Valid ``RealtimeOptions``, every field varied; shrinks towards the defaults.
 
-    With ``dialect="beta"``, only states the beta wire dialect can express
-    (GA-only fields keep their defaults).
+    With ``dialect="beta"`` (or ``"xai"``), only states that wire dialect can
+    express (the fields it lacks keep their defaults; xAI's own voices,
+    transcription model and server VAD).
     """
-    beta = dialect == "beta"
+    xai = dialect == "xai"
+    beta = dialect == "beta" or xai
     formats = st.sampled_from([AudioPCM(), AudioPCMU(), AudioPCMA()])
     audio_input = st.builds(
         AudioInput,
@@ -166,17 +177,18 @@ def realtime_options(*, dialect: Literal["ga", "beta"] = "ga") -> st.SearchStrat
                 strength=st.none() if beta else _maybe(st.floats(0, 10)),
             )
         ),
-        transcription=_transcriptions(beta),
-        turn_detection=turn_detections(beta=beta),
+        transcription=_transcriptions(beta, xai),
+        turn_detection=turn_detections(beta=beta, xai=xai),
     )
     audio_output = st.builds(
         AudioOutput,
         format=formats,
-        voice=voices(beta=beta),
+        voice=voices(beta=beta, xai=xai),
         speed=_default_first(1.0, st.floats(0.25, 1.5)),
     )
+    reasoning = _maybe(st.builds(Reasoning, effort=st.sampled_from(["low", "medium", "high"])))
     ga_only: dict[str, st.SearchStrategy[Any]] = (
-        {}
+        {"reasoning": reasoning}  # livekit's Azure conversion and xAI plugin carry it
         if beta
         else {
             "truncation": st.sampled_from(["auto", "disabled"])
@@ -185,7 +197,7 @@ def realtime_options(*, dialect: Literal["ga", "beta"] = "ga") -> st.SearchStrat
                 retention_ratio=st.floats(0, 1),
                 token_limits=_maybe(st.builds(TokenLimits, post_instructions=_maybe(_ms))),
             ),
-            "reasoning": _maybe(st.builds(Reasoning, effort=st.sampled_from(["low", "medium", "high"]))),
+            "reasoning": reasoning,
             "include": st.sampled_from([[], ["item.input_audio_transcription.logprobs"]]),
             "prompt": _maybe(
                 st.builds(
@@ -275,13 +287,34 @@ PLUGIN_VALUES: dict[str, st.SearchStrategy[Any]] = {
 }
 
 
-def plugin_writes(keywords: Sequence[str] | None = None) -> st.SearchStrategy[dict[str, Any]]:
+#: The values of :data:`PLUGIN_VALUES` that differ in a dialect: xAI's voices, its
+#: transcription model and its one kind of turn detection (``optstate.openai._dialects.XAI``).
+_DIALECT_VALUES_AT: dict[str, dict[str, st.SearchStrategy[Any]]] = {
+    "xai": {
+        "audio.output.voice": st.sampled_from(["ara", "Eve", "rex", "sal", "Leo"]),
+        "audio.input.turn_detection": st.none()
+        | st.builds(lambda t: {"type": "server_vad", "threshold": t}, st.sampled_from([0.5, 0.7, 0.9])),
+        "audio.input.transcription": st.none() | st.just({"model": "grok-transcribe"}),
+    },
+}
+
+DIALECT_VALUES: dict[str, dict[str, st.SearchStrategy[Any]]] = {
+    dialect: {keyword: table[path] for keyword, path in PLUGIN_KEYWORDS.items() if path in table}
+    for dialect, table in _DIALECT_VALUES_AT.items()
+}
+
+
+def plugin_writes(
+    keywords: Sequence[str] | None = None, *, dialect: str = "ga"
+) -> st.SearchStrategy[dict[str, Any]]:
     """``update_options`` keyword arguments in a plugin's own vocabulary (``voice``,
     ``speed``, ``turn_detection``, … as in ``optstate.openai.PLUGIN_KEYWORDS``), one or more
-    at a time, with neutral JSON-like values including ``None`` clears. Shrinks
-    towards a single keyword with its simplest value."""
-    names = [k for k in (keywords or PLUGIN_VALUES) if k in PLUGIN_VALUES]
-    return st.fixed_dictionaries({}, optional={k: PLUGIN_VALUES[k] for k in names}).filter(bool)
+    at a time, with neutral JSON-like values including ``None`` clears, as the
+    wire ``dialect`` takes them (:data:`DIALECT_VALUES`). Shrinks towards a single
+    keyword with its simplest value."""
+    values = {**PLUGIN_VALUES, **DIALECT_VALUES.get(dialect, {})}
+    names = [k for k in (keywords or PLUGIN_VALUES) if k in values]
+    return st.fixed_dictionaries({}, optional={k: values[k] for k in names}).filter(bool)
 
 
 st.register_type_strategy(RealtimeOptions, realtime_options())

@@ -87,6 +87,7 @@ from ._harness import (
     same_bug,
 )
 from .openai import PLUGIN_KEYWORDS, Dialect, RealtimeOptions, decode_update, encode_session, refusals
+from .openai._xai import validate_xai_event
 from .strategies import leaf_paths, plugin_writes
 
 __all__ = [
@@ -114,18 +115,17 @@ def _official(dialect: str) -> Callable[[dict[str, Any]], None]:
 
 
 #: How each wire dialect's ``session.update`` events are validated: dialect -> a
-#: function raising :class:`~optstate.OptStateError` for an invalid event. A driver's
-#: ``dialect`` must be a key here (checked when the checker starts); adding a dialect
-#: is one entry here and its codec in :mod:`optstate.openai`.
+#: function raising :class:`~optstate.OptStateError` for an invalid event (``xai``: optstate's
+#: own check, sources in :mod:`optstate.openai._xai`). A driver's ``dialect`` must be a key here
+#: (checked when the checker starts); adding a dialect is one entry here and its codec.
 VALIDATORS: dict[str, Callable[[dict[str, Any]], None]] = {
-    "ga": _official("ga"),
-    "beta": _official("beta"),
-}
+    "ga": _official("ga"), "beta": _official("beta"), "xai": validate_xai_event,
+}  # fmt: skip
 
 
 @functools.cache
-def _writes(vocabulary: tuple[str, ...]) -> st.SearchStrategy[dict[str, Any]]:
-    return plugin_writes(vocabulary)
+def _writes(vocabulary: tuple[str, ...], dialect: str) -> st.SearchStrategy[dict[str, Any]]:
+    return plugin_writes(vocabulary, dialect=dialect)
 
 
 def _driver_of(machine: type[OptionsMachine]) -> Driver:
@@ -362,8 +362,8 @@ class OptionsMachine(RuleBasedStateMachine):
 
     def writes(self) -> st.SearchStrategy[dict[str, Any]]:
         """The ``update_options`` keyword arguments a write step draws: one or more
-        keywords of :attr:`vocabulary` with neutral JSON-like values."""
-        return _writes(self.vocabulary)
+        keywords of :attr:`vocabulary` with neutral JSON-like values its dialect takes."""
+        return _writes(self.vocabulary, self.wire)
 
     def _pick(self, data: st.DataObject) -> int:
         return data.draw(st.integers(0, max(len(self.sessions) - 1, 0)), label="session")

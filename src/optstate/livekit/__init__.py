@@ -1,4 +1,5 @@
-"""Make livekit-plugins-openai's ``RealtimeModel`` send its options through optstate.
+"""Make livekit-plugins-openai's ``RealtimeModel`` (and livekit-plugins-xai's, and the
+legacy Azure one) send their options through optstate.
 
 ::
 
@@ -28,7 +29,11 @@ after the call) keep their API, but:
 * a change the live server refuses (``voice`` after the model has spoken,
   ``tracing`` once enabled) is logged as a warning and sent on the next
   connection;
-* legacy Azure deployments (``api_version`` set) use the beta dialect.
+* the wire dialect is the one the model's sessions speak, told by what the
+  plugin makes of an update (never by version): legacy Azure deployments
+  (``api_version`` set) use the flat dialect, livekit-plugins-xai's
+  ``RealtimeModel`` xAI's (a voice or VAD xAI refuses raises
+  ``InvalidOption``/``UnsupportedInDialect`` naming the keyword).
 
 The plugin's own mirrors (``_opts`` of the model and, in 1.8, of each session,
 and the capabilities 1.8 derives from them) are kept in step with the store,

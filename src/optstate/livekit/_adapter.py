@@ -14,9 +14,13 @@ other models in the process keep the stock behaviour:
   ``openai_server_event_received`` and ``openai_client_event_queued`` events.
 
 Which plugin behaviours exist is detected on the objects, not from version
-strings: a session that holds its own ``_opts`` copy (1.8) has it kept in step
-with its own desired state, and capabilities follow the options only where the
-plugin itself makes them (its ``_server_turn_taking_enabled`` helper, 1.8).
+strings. The wire dialect is what the model's own session class makes of a
+session update (:func:`dialect_of`): livekit-plugins-openai's GA session,
+its legacy Azure path's flat one (``api_version`` set), or livekit-plugins-xai's
+(``voice``/``turn_detection`` hoisted to the top level). A session that holds
+its own ``_opts`` copy (1.8) has it kept in step with its own desired state,
+and capabilities follow the options only where the plugin itself makes them
+(its ``_server_turn_taking_enabled`` helper, 1.8).
 """
 
 from __future__ import annotations
@@ -40,16 +44,15 @@ from .. import (
     Refusal,
     SessionState,
     Store,
-    UnsupportedInDialect,
     apply,
     diff,
     get,
     patch,
 )
-from ..openai import OpenAICodec, RealtimeOptions
+from ..openai import Dialect, OpenAICodec, RealtimeOptions
 from . import _convert as cv
 
-__all__ = ["ATTR", "ModelAdapter", "SessionLink", "adapter_of", "link_of"]
+__all__ = ["ATTR", "ModelAdapter", "SessionLink", "adapter_of", "dialect_of", "link_of"]
 
 log = logging.getLogger("optstate.livekit")
 
@@ -206,6 +209,48 @@ def _connection_model(module: Any, opts: Any) -> str:
     return str(opts.model)
 
 
+def dialect_of(model: Any) -> Dialect:
+    """The wire dialect ``model``'s sessions speak, found by asking its session
+    class to wrap a probe update (a voice and a transcription) the way it wraps
+    every update: the transcription at ``input_audio_transcription`` is the flat
+    dialect (legacy Azure), a top-level ``voice`` with GA nesting left is xAI's,
+    else GA. A plugin without that hook (1.5) is GA, or flat for legacy Azure."""
+    opts = model._opts
+    legacy_azure = bool(getattr(opts, "is_azure", False) and getattr(opts, "api_version", None))
+    session_cls = getattr(inspect.getmodule(type(model)), "RealtimeSession", None)
+    wrap = getattr(session_cls, "_wrap_session_update", None)
+    if session_cls is None or wrap is None:
+        return "beta" if legacy_azure else "ga"
+    try:
+        from openai.types.realtime import (
+            AudioTranscription,
+            RealtimeAudioConfig,
+            RealtimeAudioConfigInput,
+            RealtimeAudioConfigOutput,
+            RealtimeSessionCreateRequest,
+        )
+
+        probe = session_cls.__new__(session_cls)  # no connection, no tasks: only the hook runs
+        probe._opts = opts
+        request = RealtimeSessionCreateRequest(
+            type="realtime",
+            audio=RealtimeAudioConfig(
+                input=RealtimeAudioConfigInput(transcription=AudioTranscription(model="probe")),
+                output=RealtimeAudioConfigOutput(voice="probe"),
+            ),
+        )
+        event = wrap(probe, "probe", request)
+        if not isinstance(event, Mapping):
+            event = event.model_dump(by_alias=True, exclude_unset=True)
+        session = event.get("session") or {}
+    except Exception:  # a hook that cannot run on a probe: what the options say
+        log.debug("optstate.livekit: could not probe the session update shape", exc_info=True)
+        return "beta" if legacy_azure else "ga"
+    if "input_audio_transcription" in session:
+        return "beta"
+    return "xai" if "voice" in session else "ga"
+
+
 def _renamed(e: InvalidOption) -> InvalidOption:
     """``e`` naming the livekit keyword instead of the optstate path."""
     return type(e)(cv.keyword_of(e.path), e.value, e.rule)
@@ -217,8 +262,7 @@ class ModelAdapter:
     def __init__(self, model: Any) -> None:
         opts = model._opts
         self.model = model
-        legacy_azure = bool(getattr(opts, "is_azure", False) and getattr(opts, "api_version", None))
-        self.codec = OpenAICodec("beta" if legacy_azure else "ga")
+        self.codec = OpenAICodec(dialect_of(model))
         defaults = cv.state_from_opts(opts)
         module = inspect.getmodule(type(model).update_options)
         model_name = _connection_model(module, opts)
@@ -282,13 +326,14 @@ class ModelAdapter:
         return change
 
     def check_encodable(self, change: Patch) -> None:
-        """Raise ``UnsupportedInDialect`` (naming the livekit keyword) if the
-        wire dialect cannot say ``change`` (legacy Azure is the beta dialect)."""
+        """Raise ``UnsupportedInDialect`` or ``InvalidOption`` (naming the livekit
+        keyword) if the wire dialect cannot say ``change`` or its server refuses
+        it (legacy Azure is the flat dialect; xAI has its own voices, VAD, ...)."""
         if self.codec.dialect == "ga":
-            return  # the GA dialect says every option (only beta raises UnsupportedInDialect)
+            return  # the GA dialect says every option (only flat ones raise here)
         try:
             self.codec.encode(change, event_id="check")
-        except UnsupportedInDialect as e:
+        except InvalidOption as e:
             raise _renamed(e) from None
 
     def link(self, session: Any) -> SessionLink:

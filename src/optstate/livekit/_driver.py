@@ -1,12 +1,13 @@
 """Harness drivers for the installed ``livekit-plugins-openai`` and the models built on it.
 
 ``stock`` drives the plugin as it is; ``attached`` the same plugin after
-:func:`optstate.livekit.attach`; ``azure_stock`` the plugin's legacy Azure path
-(``RealtimeModel.with_azure(..., api_version=...)``, the flat/beta dialect);
-``xai_stock`` livekit-plugins-xai's ``RealtimeModel`` (a subclass of the OpenAI
-one that reshapes each ``session.update`` for xAI: ``voice`` and
-``turn_detection`` at the top level). The harness is synchronous, so the plugin
-runs on a :class:`~optstate._drive.LoopThread`.
+:func:`optstate.livekit.attach`; ``azure_stock``/``azure_attached`` the plugin's
+legacy Azure path (``RealtimeModel.with_azure(..., api_version=...)``, the
+flat/beta dialect); ``xai_stock``/``xai_attached`` livekit-plugins-xai's
+``RealtimeModel`` (a subclass of the OpenAI one that reshapes each
+``session.update`` for xAI: ``voice`` and ``turn_detection`` at the top level).
+The harness is synchronous, so the plugin runs on a
+:class:`~optstate._drive.LoopThread`.
 
 Every step maps onto livekit's own API, the way livekit's documentation tells an
 application to change options: ``start`` makes the model; ``new_session`` is
@@ -21,8 +22,10 @@ on 127.0.0.1 over a real websocket; the events are what the server received,
 the server answers them itself (rejecting when the harness asks), and a
 reconnect is the server dropping the connection.
 
-The xAI model runs ``inproc`` only (``can_reconnect`` false), until the loopback
-server speaks xAI's dialect; the Azure model runs on both.
+The xAI and Azure models run on both transports (the loopback server speaks
+their dialects at their paths: ``/v1/realtime`` under ``xai_base_url``,
+``/openai/realtime``). The xAI drivers' keywords are those of the plugin whose
+option xAI has (:data:`optstate.openai._dialects.XAI`: not ``truncation``).
 
 Transport ``inproc`` (the default): each session's connection task is
 cancelled as soon as the session exists, so nothing touches the network; the
@@ -47,10 +50,22 @@ from livekit.plugins.openai.realtime import RealtimeModel, RealtimeSession
 from pydantic import BaseModel
 
 from .._drive import LoopThread, Source, received_since
+from ..openai import PLUGIN_KEYWORDS
+from ..openai._dialects import BETA, XAI
 from ..testing import default_render
 from . import _convert as cv
 
-__all__ = ["AzureDriver", "LivekitDriver", "XaiDriver", "attached", "azure_stock", "stock", "xai_stock"]
+__all__ = [
+    "AzureDriver",
+    "LivekitDriver",
+    "XaiDriver",
+    "attached",
+    "azure_attached",
+    "azure_stock",
+    "stock",
+    "xai_attached",
+    "xai_stock",
+]
 
 T = TypeVar("T")
 
@@ -264,6 +279,11 @@ class AzureDriver(LivekitDriver):
 
     dialect = "beta"
 
+    def __init__(self, *, attach: bool, transport: str = "inproc") -> None:
+        super().__init__(attach=attach, transport=transport)
+        if attach:  # attached, ``truncation`` (no flat name) raises UnsupportedInDialect
+            self.keywords = tuple(k for k in self.keywords if PLUGIN_KEYWORDS[k] in BETA.options)
+
     def make_model(self, server: Any) -> Any:
         """``RealtimeModel.with_azure`` with an ``api_version`` (inproc: never connected to)."""
         endpoint = "http://127.0.0.1:9" if server is None else server.azure_endpoint
@@ -283,28 +303,25 @@ class AzureDriver(LivekitDriver):
 
 
 class XaiDriver(LivekitDriver):
-    """livekit-plugins-xai's ``RealtimeModel`` (xAI dialect; inproc only, no reconnect)."""
+    """livekit-plugins-xai's ``RealtimeModel`` (xAI dialect). Over ``ws`` the
+    loopback server's xAI path (:attr:`~optstate.server.RealtimeServer.xai_base_url`)
+    speaks it."""
 
     dialect = "xai"
 
     def __init__(self, *, attach: bool, transport: str = "inproc") -> None:
-        if transport != "inproc":
-            raise ValueError(
-                "the xAI driver runs inproc only: the loopback server has no xAI dialect yet"
-                f" (got transport {transport!r})"
-            )
         try:  # here, on the main thread: livekit registers plugins only there
             xai = importlib.import_module("livekit.plugins.xai")
         except ImportError as e:  # pragma: no cover - depends on the environment
             raise ImportError("the xAI driver needs livekit-plugins-xai: pip install 'optstate[xai]'") from e
         self._xai = xai
         super().__init__(attach=attach, transport=transport)
+        self.keywords = tuple(k for k in self.keywords if PLUGIN_KEYWORDS[k] in XAI.options)
 
     def make_model(self, server: Any) -> Any:
-        """``xai.realtime.RealtimeModel`` (never connected to)."""
-        return self._xai.realtime.RealtimeModel(
-            api_key="xai-optstate-harness", base_url="ws://127.0.0.1:9/v1/realtime"
-        )
+        """``xai.realtime.RealtimeModel`` (inproc: never connected to)."""
+        base_url = "ws://127.0.0.1:9/v1/realtime" if server is None else server.xai_base_url
+        return self._xai.realtime.RealtimeModel(api_key="xai-optstate-harness", base_url=base_url)
 
     def made(self) -> str:
         """How the stock model is made, as Python source."""
@@ -326,6 +343,16 @@ def azure_stock(*, transport: str = "inproc") -> AzureDriver:
     return AzureDriver(attach=False, transport=transport)
 
 
+def azure_attached(*, transport: str = "inproc") -> AzureDriver:
+    """The legacy Azure path with :func:`optstate.livekit.attach`."""
+    return AzureDriver(attach=True, transport=transport)
+
+
 def xai_stock(*, transport: str = "inproc") -> XaiDriver:
     """livekit-plugins-xai's realtime model as it is."""
     return XaiDriver(attach=False, transport=transport)
+
+
+def xai_attached(*, transport: str = "inproc") -> XaiDriver:
+    """livekit-plugins-xai's realtime model with :func:`optstate.livekit.attach`."""
+    return XaiDriver(attach=True, transport=transport)

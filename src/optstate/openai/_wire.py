@@ -3,6 +3,8 @@
 * ``ga``: the nested GA session (``type: "realtime"``, ``audio.input/output``).
 * ``beta``: the older flat session still used by Azure deployments pinned to an
   ``api-version``; its names and differences are its table in :mod:`._dialects`.
+* ``xai``: xAI's Voice Agent session (GA, with ``voice`` and ``turn_detection``
+  at the top level), its table and value rules in :mod:`._dialects`.
 
 A flat dialect is the GA JSON renamed by its table in :mod:`._dialects`. A
 value that it cannot express (an MCP tool, a custom voice id, truncation,
@@ -39,7 +41,7 @@ from ._values import NotAField, to_json, to_wire
 
 __all__ = ["Dialect", "decode", "decode_update", "encode", "encode_session"]
 
-Dialect = Literal["ga", "beta"]
+Dialect = Literal["ga", "beta", "xai"]
 
 
 def _check_dialect(dialect: str) -> None:
@@ -69,7 +71,7 @@ def encode(change: Patch, dialect: Dialect = "ga", *, event_id: str | None = Non
         session: dict[str, Any] = {"type": "realtime"}
         _encode_ga(RealtimeOptions, change, session, False)
     else:
-        session = FLAT_DIALECTS[dialect].encode(change.paths(), keep=False)
+        session = FLAT_DIALECTS[dialect].encode_update(change.paths())
     event: dict[str, Any] = {"type": "session.update", "session": session}
     if event_id is not None:
         event["event_id"] = event_id

@@ -4,6 +4,11 @@ An edge module: it imports ``openai`` (install ``pip install 'optstate[dev]'``)
 and is never imported by the rest of optstate. The package's models accept
 unknown keys silently, so :func:`validate_event` also walks the parsed model
 and rejects any key the schema does not define.
+
+The ``beta`` dialect is what Azure's api-versions are sent (see
+``optstate.openai._dialects.BETA``): the package's beta session, plus
+``reasoning``, which livekit's Azure conversion carries outside that model; it
+is validated against the GA ``RealtimeReasoning`` model.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ try:
     from openai.types.beta.realtime.session_update_event import (
         SessionUpdateEvent as BetaSessionUpdateEvent,
     )
-    from openai.types.realtime import RealtimeSessionCreateRequest, SessionUpdateEvent
+    from openai.types.realtime import RealtimeReasoning, RealtimeSessionCreateRequest, SessionUpdateEvent
     from pydantic import BaseModel, ValidationError
 except ImportError as e:  # pragma: no cover - depends on the environment
     raise ImportError("optstate.openai.official needs the openai package: pip install 'optstate[dev]'") from e
@@ -39,8 +44,12 @@ def validate_event(event: dict[str, Any], dialect: str = "ga") -> None:
             SessionUpdateEvent.model_validate(event)
             parsed: BaseModel = RealtimeSessionCreateRequest.model_validate(event["session"])
         elif dialect == "beta":
-            BetaSessionUpdateEvent.model_validate(event)
-            parsed = BetaSession.model_validate(event["session"])
+            session = dict(event["session"])
+            reasoning = session.pop("reasoning", None)  # null clears it, as in GA
+            if reasoning is not None:
+                _no_extras(RealtimeReasoning.model_validate(reasoning), "session.reasoning")
+            BetaSessionUpdateEvent.model_validate({**event, "session": session})
+            parsed = BetaSession.model_validate(session)
         else:
             raise SchemaViolation(f"unknown dialect {dialect!r}")
     except (ValidationError, KeyError, TypeError) as e:

@@ -23,7 +23,9 @@ What it does with each connection (one *session*, numbered in connection order):
   connection stays open.
 
 ``/v1/realtime?model=...`` (and ``/openai/v1/realtime``) speak the GA dialect;
-Azure's legacy ``/openai/realtime?api-version=...&deployment=...`` speaks the beta one.
+Azure's legacy ``/openai/realtime?api-version=...&deployment=...`` speaks the beta one;
+``/xai/v1/realtime`` (:attr:`RealtimeServer.xai_base_url`) speaks xAI's (xAI's own URL
+is GA's path, ``wss://api.x.ai/v1/realtime``, on another host).
 
 Test controls (:meth:`RealtimeServer.fail_next_update` and
 :meth:`~RealtimeServer.withdraw_failures`, :meth:`~RealtimeServer.drop_after`,

@@ -1,4 +1,5 @@
-"""The check of a client's ``session.update`` against the official ``openai`` models."""
+"""The check of a client's ``session.update`` against the official ``openai`` models
+(for the xAI dialect, which has none: optstate's own check, :mod:`optstate.openai._xai`)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
+from .._errors import InvalidOption
 from ..openai import Dialect
+from ..openai._xai import validate_xai_event
 
 __all__ = ["Validator", "official_validator"]
 
@@ -23,6 +26,12 @@ def official_validator() -> Validator | None:
         return None
 
     def check(event: dict[str, Any], dialect: Dialect) -> tuple[str, str | None] | None:
+        if dialect == "xai":
+            try:
+                validate_xai_event(event)
+            except InvalidOption as e:
+                return f"xai session.update rejected: {e}", e.path if e.path.startswith("session") else None
+            return None
         if dialect == "beta" and isinstance(event.get("session"), dict):
             # Azure names the model by deployment, outside beta's list of model names.
             session = {k: v for k, v in event["session"].items() if k != "model"}

@@ -32,6 +32,8 @@ _PATHS: dict[str, Dialect] = {
     "/v1/realtime": "ga",
     "/openai/v1/realtime": "ga",
     "/openai/realtime": "beta",  # Azure's legacy path (``api-version``, ``deployment``)
+    # xAI's is ``wss://api.x.ai/v1/realtime``, GA's path: here it is told apart by a prefix.
+    "/xai/v1/realtime": "xai",
 }
 
 
@@ -133,6 +135,11 @@ class RealtimeServer:
     def azure_endpoint(self) -> str:
         """``http://127.0.0.1:PORT``: an Azure client's endpoint (``/openai/realtime`` is beta)."""
         return f"http://{self._host}:{self.port}"
+
+    @property
+    def xai_base_url(self) -> str:
+        """``ws://127.0.0.1:PORT/xai/v1/realtime``: an xAI client's whole URL (xAI's dialect)."""
+        return f"ws://{self._host}:{self.port}/xai/v1/realtime"
 
     @property
     def connections(self) -> list[ServerSession]:

@@ -54,8 +54,8 @@ class UpdateOutcome:
 class ServerSession:
     """One connection to the server and the session it holds.
 
-    Attributes: ``index`` (connection order, from 0), ``dialect`` (``"ga"`` or
-    ``"beta"``), ``path``, ``query`` and ``headers`` of the upgrade request, ``id``
+    Attributes: ``index`` (connection order, from 0), ``dialect`` (``"ga"``,
+    ``"beta"`` or ``"xai"``), ``path``, ``query`` and ``headers`` of the upgrade request, ``id``
     (the ``sess_...`` id), ``initial`` (the state it started from, as its
     ``session.created`` showed it: :func:`~optstate.server.server_defaults`),
     ``state`` (the :class:`~optstate.openai.RealtimeOptions` the server holds now),
@@ -197,7 +197,7 @@ class ServerSession:
         else:
             previous = self.items[-1] if self.items else None
             self.items.append(item["id"])
-        kind = "conversation.item.added" if self.dialect == "ga" else "conversation.item.created"
+        kind = "conversation.item.created" if self.dialect == "beta" else "conversation.item.added"
         return [self._events.event(kind, previous_item_id=previous, item=item)]
 
     def _on_item_delete(self, event: dict[str, Any], client_id: str | None) -> _Replies:
