@@ -44,7 +44,8 @@ class TestUsageErrors:
         [
             (
                 ["check", "--driver", "nosuch"],
-                "--driver must be one of livekit-stock, livekit-optstate, livekit-azure-stock, livekit-azure-optstate",
+                "--driver must be one of livekit-stock, livekit-optstate, livekit-azure-stock, "
+                "livekit-azure-optstate",
             ),
             (["check", "--driver", "os:path"], "'os:path' is not module:callable"),
             (["check", "--driver", "os:nosuch"], "cannot load driver 'os:nosuch': 'os' has no 'nosuch'"),

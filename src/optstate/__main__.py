@@ -73,7 +73,10 @@ DRIVERS: dict[str, DriverEntry] = {
         "optstate.livekit._driver:azure_stock", "livekit.plugins.openai", "livekit", "livekit-plugins-openai"
     ),
     "livekit-azure-optstate": DriverEntry(
-        "optstate.livekit._driver:azure_attached", "livekit.plugins.openai", "livekit", "livekit-plugins-openai"
+        "optstate.livekit._driver:azure_attached",
+        "livekit.plugins.openai",
+        "livekit",
+        "livekit-plugins-openai",
     ),
     "livekit-xai-stock": DriverEntry(
         "optstate.livekit._driver:xai_stock", "livekit.plugins.xai", "xai", "livekit-plugins-xai"
