@@ -73,7 +73,7 @@ demo: $(STAMP) $(FRAMEWORKS:%=.venv-%/.installed)
 	@mkdir -p $(DEMO_DIR)
 	@for fw in $(FRAMEWORKS); do \
 		echo "checking the $$fw drivers in .venv-$$fw (log: $(DEMO_DIR)/$$fw.log)"; \
-		.venv-$$fw/bin/python -m optstate check --all --examples $(DEMO_EXAMPLES) \
+		.venv-$$fw/bin/python -m optstate check --all --extra $$fw --examples $(DEMO_EXAMPLES) \
 			--json $(DEMO_DIR)/$$fw.json > $(DEMO_DIR)/$$fw.log 2>&1; \
 		rc=$$?; [ $$rc -le 1 ] || { cat $(DEMO_DIR)/$$fw.log; exit $$rc; }; \
 	done

@@ -163,3 +163,13 @@ def test_entry_point_in_a_subprocess() -> None:
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert done.stdout == ""
+
+
+def test_all_narrowed_to_one_extra(capsys: pytest.CaptureFixture[str]) -> None:
+    """``check --all --extra X`` considers only the drivers X installs (how ``make demo``
+    runs each framework's drivers in that framework's environment)."""
+    code, out, _ = run(["check", "--all", "--extra", "agents", "--examples", "1"], capsys)
+    names = {n for n, e in DRIVERS.items() if e.extra == "agents"}
+    assert all(n in out for n in names)
+    assert "livekit-stock" not in out
+    assert code in (0, 1)

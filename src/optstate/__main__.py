@@ -345,7 +345,8 @@ def cmd_check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     started = time.monotonic()
     out = sys.stderr if args.json == "-" else sys.stdout  # keep stdout pure JSON
     if args.all:
-        rows = run_all(args, out)
+        names = [n for n, e in DRIVERS.items() if args.extra is None or e.extra == args.extra]
+        rows = run_all(args, out, names)
         for row in rows:
             for bug in row.get("bugs", []):
                 print(f"\n{row['driver']}: {bug['report']}", file=out)
@@ -442,6 +443,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--all",
         action="store_true",
         help="check every shipped driver whose framework is installed; print the matrix",
+    )
+    chk.add_argument(
+        "--extra",
+        choices=sorted({e.extra for e in DRIVERS.values()}),
+        help="with --all: only the drivers of the frameworks this optstate extra installs",
     )
     chk.add_argument(
         "--examples", type=int, default=200, metavar="N", help="random programs to run (the budget)"
