@@ -133,7 +133,9 @@ class _InFlight:
     def merge(self, n: int, change: Patch) -> None:
         self.last = n
         self.count += 1
-        self.change = self.change | change
+        # The same fields again (a silent server and one knob turned): later wins whole.
+        mine = self.change.paths()
+        self.change = change if change.paths().keys() >= mine.keys() else self.change | change
 
 
 class Connection(Generic[S]):

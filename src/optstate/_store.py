@@ -334,12 +334,14 @@ class Store(Generic[S]):
                 change = p.without({path for path in p.paths() if _leaf(before, path) != unless[path]})
             after = apply(before, change)  # validates; raises before anything changes
             moved = changed = diff(before, after)
-            # A field set for the first time counts as changed at any value: from now
-            # on it is sent (the server may hold another value than ``before`` shows).
-            written = model.written if own is None else model.written | own.keys()
-            fresh = [path for path in change.paths() if path not in written]
-            if fresh:
-                changed = changed | from_valid_paths({path: _leaf(after, path) for path in fresh})
+            named = change.paths()
+            if len(named) != len(moved.paths()):
+                # A field set for the first time counts as changed at any value: from
+                # now on it is sent (the server may hold another than ``before`` shows).
+                written = model.written if own is None else model.written | own.keys()
+                fresh = [path for path in named if path not in written]
+                if fresh:
+                    changed = changed | from_valid_paths({path: _leaf(after, path) for path in fresh})
             if not changed:
                 return WriteResult(changed, self._version, False)
             version = self._version + 1
