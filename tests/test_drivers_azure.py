@@ -17,8 +17,8 @@ pytest.importorskip("livekit.plugins.openai", reason="needs livekit-plugins-open
 
 from tests.driver_checks import check_driver, program_of
 
-from optstate.livekit._adapter import dialect_of
 from optstate.livekit._driver import AzureDriver, azure_attached, azure_stock
+from optstate.livekit._plugin import dialect_of
 
 pytestmark = pytest.mark.livekit
 PLUGIN = version("livekit-plugins-openai")

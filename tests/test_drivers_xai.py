@@ -16,8 +16,8 @@ from tests.driver_checks import check_driver
 
 from optstate import InvalidOption, UnsupportedInDialect
 from optstate.livekit import attach, state_of
-from optstate.livekit._adapter import dialect_of
 from optstate.livekit._driver import xai_attached, xai_stock
+from optstate.livekit._plugin import dialect_of
 
 pytestmark = pytest.mark.xai
 
