@@ -21,7 +21,15 @@ import threading
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 
-__all__ = ["LoopThread", "MemoryWebSocket", "Source", "received_since", "server_event", "settle"]
+__all__ = [
+    "LoopThread",
+    "MemoryWebSocket",
+    "SocketCapture",
+    "Source",
+    "received_since",
+    "server_event",
+    "settle",
+]
 
 T = TypeVar("T")
 
@@ -135,3 +143,56 @@ class Source(str):
 
     def __repr__(self) -> str:
         return str(self)
+
+
+class SocketCapture:
+    """The driver steps every in-memory-websocket driver shares: ``events``,
+    ``reply`` and ``reject_next``, for a driver whose session ``i`` talks through
+    ``_sockets[i]`` (inproc) or, with ``server`` set, to the loopback server's
+    connection ``_conn[i]`` (ws); ``_run`` runs a coroutine on its loop thread."""
+
+    server: Any
+    loop: LoopThread | None
+    _sockets: list[MemoryWebSocket]
+    _conn: list[int]
+    _seen: dict[int, int]
+
+    def _run(self, coro: Any) -> Any:
+        assert self.loop is not None
+        return self.loop.run(coro)
+
+    def events(self, index: int) -> list[dict[str, Any]]:
+        """What session ``index`` sent since the last call."""
+
+        async def drain() -> list[dict[str, Any]]:
+            if self.server is None:
+                await settle(50)
+                return self._sockets[index].take()
+            conn = self._conn[index]
+            log = self.server.received[conn]
+            out = await received_since(log, self._seen.get(conn, 0))
+            self._seen[conn] = len(log)
+            return out
+
+        events: list[dict[str, Any]] = self._run(drain())
+        return events
+
+    def reply(self, index: int, event: dict[str, Any]) -> None:
+        """inproc: feed ``event`` to the framework's receive loop (ws: the server answers)."""
+        if self.server is not None:
+            return
+
+        async def deliver() -> None:
+            self._sockets[index].feed(event)
+            await settle()
+
+        self._run(deliver())
+
+    def reject_next(self, index: int) -> None:
+        """ws: the server rejects session ``index``'s next ``session.update``."""
+        if self.server is not None:
+            self.server.fail_next_update(
+                code="rejected_by_harness",
+                message="rejected by the optstate harness",
+                session=self._conn[index],
+            )

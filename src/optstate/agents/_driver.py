@@ -56,7 +56,7 @@ try:
 except ImportError as e:  # pragma: no cover - depends on the environment
     raise ImportError("the openai-agents driver needs openai-agents: pip install 'optstate[agents]'") from e
 
-from .._drive import LoopThread, MemoryWebSocket, received_since, server_event, settle
+from .._drive import LoopThread, MemoryWebSocket, SocketCapture, server_event, settle
 from ..testing import default_render
 
 __all__ = ["AgentsDriver", "attached", "stock"]
@@ -79,7 +79,7 @@ def settings_of(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     return {SETTINGS[k]: v for k, v in kwargs.items()}
 
 
-class AgentsDriver:
+class AgentsDriver(SocketCapture):
     """Drives real ``RealtimeSession`` objects (see the module doc)."""
 
     keywords = tuple(SETTINGS)
@@ -101,10 +101,6 @@ class AgentsDriver:
         self._sockets: list[MemoryWebSocket] = []
         self._conn: list[int] = []
         self._seen: dict[int, int] = {}
-
-    def _run(self, coro: Any) -> Any:
-        assert self.loop is not None
-        return self.loop.run(coro)
 
     def start(self) -> None:
         """Start the loop thread and the shared run config (ws: and the server)."""
@@ -173,42 +169,6 @@ class AgentsDriver:
             await settle()
 
         self._run(call())
-
-    def events(self, index: int) -> list[dict[str, Any]]:
-        """What the session's model sent since the last call."""
-
-        async def drain() -> list[dict[str, Any]]:
-            if self.server is None:
-                await settle(50)
-                return self._sockets[index].take()
-            conn = self._conn[index]
-            log = self.server.received[conn]
-            out = await received_since(log, self._seen.get(conn, 0))
-            self._seen[conn] = len(log)
-            return out
-
-        events: list[dict[str, Any]] = self._run(drain())
-        return events
-
-    def reply(self, index: int, event: dict[str, Any]) -> None:
-        """inproc: feed the event to the model's receive loop (ws: the server answers)."""
-        if self.server is not None:
-            return
-
-        async def deliver() -> None:
-            self._sockets[index].feed(event)
-            await settle()
-
-        self._run(deliver())
-
-    def reject_next(self, index: int) -> None:
-        """ws: the server rejects the session's next ``session.update``."""
-        if self.server is not None:
-            self.server.fail_next_update(
-                code="rejected_by_harness",
-                message="rejected by the optstate harness",
-                session=self._conn[index],
-            )
 
     def reconnect(self, index: int) -> None:
         """The SDK never reconnects a realtime session (``can_reconnect`` is false)."""

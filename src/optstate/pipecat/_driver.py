@@ -68,7 +68,7 @@ try:
 except ImportError as e:  # pragma: no cover - depends on the environment
     raise ImportError("the pipecat driver needs pipecat-ai: pip install 'optstate[pipecat]'") from e
 
-from .._drive import LoopThread, MemoryWebSocket, Source, received_since, server_event, settle
+from .._drive import LoopThread, MemoryWebSocket, SocketCapture, Source, server_event, settle
 from ..testing import default_render
 
 __all__ = ["PipecatDriver", "attached", "stock"]
@@ -164,7 +164,7 @@ def _source(kwargs: Mapping[str, Any], *, keep: bool = False) -> str:
     return build(_nest({k: value(k, v) for k, v in kwargs.items()}), ())
 
 
-class PipecatDriver:
+class PipecatDriver(SocketCapture):
     """Drives real ``OpenAIRealtimeLLMService`` instances (see the module doc);
     ``attach``: each attached to one shared store (``pipecat-optstate``)."""
 
@@ -191,10 +191,6 @@ class PipecatDriver:
         self._conn: list[int] = []  # ws: each session's current server connection
         self._seen: dict[int, int] = {}
         self._connect: Any = None
-
-    def _run(self, coro: Any) -> Any:
-        assert self.loop is not None
-        return self.loop.run(coro)
 
     def start(self) -> None:
         """Start the loop thread (and the shared store); inproc: replace pipecat's
@@ -298,42 +294,6 @@ class PipecatDriver:
             await settle()
 
         self._run(call())
-
-    def events(self, index: int) -> list[dict[str, Any]]:
-        """What the service sent since the last call."""
-
-        async def drain() -> list[dict[str, Any]]:
-            if self.server is None:
-                await settle(50)
-                return self._sockets[index].take()
-            conn = self._conn[index]
-            log = self.server.received[conn]
-            out = await received_since(log, self._seen.get(conn, 0))
-            self._seen[conn] = len(log)
-            return out
-
-        events: list[dict[str, Any]] = self._run(drain())
-        return events
-
-    def reply(self, index: int, event: dict[str, Any]) -> None:
-        """inproc: feed the event to the service's receive loop (ws: the server answers)."""
-        if self.server is not None:
-            return
-
-        async def deliver() -> None:
-            self._sockets[index].feed(event)
-            await settle()
-
-        self._run(deliver())
-
-    def reject_next(self, index: int) -> None:
-        """ws: the server rejects the session's next ``session.update``."""
-        if self.server is not None:
-            self.server.fail_next_update(
-                code="rejected_by_harness",
-                message="rejected by the optstate harness",
-                session=self._conn[index],
-            )
 
     def reconnect(self, index: int) -> None:
         """``await llm.reset_conversation()`` and wait for the new connection."""
