@@ -20,26 +20,26 @@ FRAMEWORKS := pipecat agents xai
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check \
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-compile \
 		-c requirements/constraints.txt -e '.[dev]'
 	touch $@
 
 $(STAMP15): pyproject.toml requirements/constraints-lk15.txt
 	$(PYTHON) -m venv $(VENV15)
-	$(VENV15)/bin/pip install --quiet --disable-pip-version-check \
+	$(VENV15)/bin/pip install --quiet --disable-pip-version-check --no-compile \
 		-c requirements/constraints-lk15.txt -e '.[test,livekit]' httpx
 	touch $@
 
 $(STAMPDOCS): pyproject.toml requirements/docs.txt requirements/constraints.txt
 	$(PYTHON) -m venv $(VENVDOCS)
-	$(VENVDOCS)/bin/pip install --quiet --disable-pip-version-check \
+	$(VENVDOCS)/bin/pip install --quiet --disable-pip-version-check --no-compile \
 		-c requirements/constraints.txt -r requirements/docs.txt -e '.[livekit,testing]'
 	touch $@
 
 .PRECIOUS: .venv-%/.installed
 .venv-%/.installed: pyproject.toml requirements/constraints-%.txt
 	$(PYTHON) -m venv .venv-$*
-	.venv-$*/bin/pip install --quiet --disable-pip-version-check \
+	.venv-$*/bin/pip install --quiet --disable-pip-version-check --no-compile \
 		-c requirements/constraints-$*.txt -e '.[test,$*]'
 	touch $@
 
