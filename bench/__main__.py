@@ -74,8 +74,9 @@ def target_lines(targets: list[Target]) -> list[str]:
             lines += [t.note, ""]
         if t.profile:
             stmt, namespace = t.profile
-            lines += [f"cProfile of `{stmt}` x 20 000 (sorted by own time):", "", "```"]
-            lines += [profile(stmt, namespace), "```"]
+            calls = int(namespace.get("PROFILE_CALLS", 20_000))  # type: ignore[call-overload]
+            lines += [f"cProfile of `{stmt}` x {calls:,} (sorted by own time):".replace(",", " "), "", "```"]
+            lines += [profile(stmt, namespace, calls=calls), "```"]
     return lines
 
 
