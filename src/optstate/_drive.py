@@ -26,7 +26,9 @@ __all__ = [
     "MemoryWebSocket",
     "SocketCapture",
     "Source",
+    "loopback_server",
     "received_since",
+    "reject_next_update",
     "server_event",
     "settle",
 ]
@@ -145,6 +147,23 @@ class Source(str):
         return str(self)
 
 
+async def loopback_server() -> Any:
+    """A started :class:`optstate.server.RealtimeServer` on 127.0.0.1 (transport ``ws``)."""
+    from .server import RealtimeServer
+
+    server = RealtimeServer()
+    await server.start()
+    return server
+
+
+def reject_next_update(server: Any, session: int) -> None:
+    """Make the loopback ``server`` refuse connection ``session``'s next ``session.update``
+    (the harness' rejection, as every ws driver asks for it)."""
+    server.fail_next_update(
+        code="rejected_by_harness", message="rejected by the optstate harness", session=session
+    )
+
+
 class SocketCapture:
     """The driver steps every in-memory-websocket driver shares: ``events``,
     ``reply`` and ``reject_next``, for a driver whose session ``i`` talks through
@@ -191,8 +210,4 @@ class SocketCapture:
     def reject_next(self, index: int) -> None:
         """ws: the server rejects session ``index``'s next ``session.update``."""
         if self.server is not None:
-            self.server.fail_next_update(
-                code="rejected_by_harness",
-                message="rejected by the optstate harness",
-                session=self._conn[index],
-            )
+            reject_next_update(self.server, self._conn[index])

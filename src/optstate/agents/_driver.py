@@ -56,7 +56,7 @@ try:
 except ImportError as e:  # pragma: no cover - depends on the environment
     raise ImportError("the openai-agents driver needs openai-agents: pip install 'optstate[agents]'") from e
 
-from .._drive import LoopThread, MemoryWebSocket, SocketCapture, server_event, settle
+from .._drive import LoopThread, MemoryWebSocket, SocketCapture, loopback_server, server_event, settle
 from ..testing import default_render
 
 __all__ = ["AgentsDriver", "attached", "stock"]
@@ -107,14 +107,7 @@ class AgentsDriver(SocketCapture):
         self.loop = LoopThread()
         self.run_config = {"model_settings": {}}
         if self.transport == "ws":
-            from ..server import RealtimeServer
-
-            async def serve() -> Any:
-                server = RealtimeServer()
-                await server.start()
-                return server
-
-            self.server = self._run(serve())
+            self.server = self._run(loopback_server())
 
     def new_session(self) -> int:
         """A runner with its own model, run and entered (see the module doc)."""

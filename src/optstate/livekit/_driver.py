@@ -49,7 +49,7 @@ from typing import Any, TypeVar
 from livekit.plugins.openai.realtime import RealtimeModel, RealtimeSession
 from pydantic import BaseModel
 
-from .._drive import LoopThread, Source, received_since
+from .._drive import LoopThread, Source, loopback_server, received_since, reject_next_update
 from ..openai import PLUGIN_KEYWORDS
 from ..openai._dialects import BETA, XAI
 from ..testing import default_render
@@ -120,10 +120,7 @@ class LivekitDriver:
 
         async def make() -> Any:
             if self.transport == "ws":
-                from ..server import RealtimeServer
-
-                self.server = RealtimeServer()
-                await self.server.start()
+                self.server = await loopback_server()
             model = self.make_model(self.server)
             if self.attach:
                 from . import attach
@@ -204,11 +201,7 @@ class LivekitDriver:
     def reject_next(self, index: int) -> None:
         """ws: the server will answer the session's next session.update with an error."""
         if self.server is not None:
-            self.server.fail_next_update(
-                code="rejected_by_harness",
-                message="rejected by the optstate harness",
-                session=self._conn[index],
-            )
+            reject_next_update(self.server, self._conn[index])
 
     def reply(self, index: int, event: dict[str, Any]) -> None:
         """Deliver a server event the way the plugin's receive loop announces it

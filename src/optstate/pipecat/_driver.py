@@ -68,7 +68,7 @@ try:
 except ImportError as e:  # pragma: no cover - depends on the environment
     raise ImportError("the pipecat driver needs pipecat-ai: pip install 'optstate[pipecat]'") from e
 
-from .._drive import LoopThread, MemoryWebSocket, SocketCapture, Source, server_event, settle
+from .._drive import LoopThread, MemoryWebSocket, SocketCapture, Source, loopback_server, server_event, settle
 from ..testing import default_render
 
 __all__ = ["PipecatDriver", "attached", "stock"]
@@ -202,14 +202,7 @@ class PipecatDriver(SocketCapture):
 
             self.store = Store(RealtimeOptions(model="gpt-realtime-2.1"))
         if self.transport == "ws":
-            from ..server import RealtimeServer
-
-            async def serve() -> Any:
-                server = RealtimeServer()
-                await server.start()
-                return server
-
-            self.server = self._run(serve())
+            self.server = self._run(loopback_server())
             return
 
         async def connect(uri: str, **_: Any) -> MemoryWebSocket:
