@@ -288,12 +288,12 @@ class ModelLink:
             if rejection is not None:
                 refused = ", ".join(cv.key_of(p) for p in rejection.change.paths())
                 log.warning(
-                    "optstate.agents: the server refused the update of %s (%s); asking again will resend it",
+                    "the server refused the update of %s (%s); asking again will resend it",
                     refused,
                     rejection.error.get("message"),
                 )
         except Exception:  # never break the SDK's receive loop
-            log.exception("optstate.agents: failed to handle a server event")
+            log.exception("failed to handle a server event")
 
     def report_refused(self) -> None:
         """Warn once per change the live server refuses (voice after audio):
@@ -302,7 +302,7 @@ class ModelLink:
         now = frozenset(self.state.needs_reconnect)
         for r in now - self.warned:
             log.warning(
-                "optstate.agents: not sending %s=%r on this connection (%s); "
+                "not sending %s=%r on this connection (%s); "
                 "it is kept and goes out if the session connects again",
                 cv.key_of(r.path),
                 r.value,

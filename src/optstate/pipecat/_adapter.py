@@ -159,7 +159,7 @@ class ServiceLink:
             try:
                 self.state.write(values)
             except InvalidOption as e:  # a tool optstate cannot model: the rest still goes
-                log.warning("optstate.pipecat: not sending %s", e)
+                log.warning("not sending %s", e)
                 values.pop("tools", None)
                 self.state.write(values)
         await self.sync()
@@ -196,7 +196,7 @@ class ServiceLink:
         if rejection is None:
             return True
         log.warning(
-            "optstate.pipecat: the server refused the update of %s (%s); asking again will resend it",
+            "the server refused the update of %s (%s); asking again will resend it",
             ", ".join(rejection.change.paths()),
             rejection.error.get("message"),
         )
@@ -234,7 +234,7 @@ class ServiceLink:
         now = frozenset(refused)
         for r in now - self.warned:
             log.warning(
-                "optstate.pipecat: not sending %s=%r on this connection (%s); "
+                "not sending %s=%r on this connection (%s); "
                 "it is kept and goes out when the service next connects",
                 r.path,
                 r.value,
