@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import threading
 from typing import Any
 
 import pytest
@@ -319,8 +318,8 @@ class _DictLedger:
         self.id = 7
         self.closed = False
         self.desired = desired
-        self.lock = threading.RLock()
-        self.event_prefix = "test"
+        self.lock = optstate._lock.WriteLock()
+        self.event_prefix = "optstate_test_7_"
         self.rolled: list[Patch] = []
 
     def rollback(self, p: Patch, unless: Any) -> Patch:

@@ -307,7 +307,7 @@ class TestRaces:
         """A session closed while its write commits keeps no override in the store."""
         store = Store(RealtimeOptions())
         s = store.session()
-        real_apply = store_module.apply
+        real_apply = store_module.apply_moved
         closed = []
 
         def apply_then_close(*args: Any) -> Any:
@@ -316,7 +316,7 @@ class TestRaces:
                 s.close()  # another thread, just then
             return real_apply(*args)
 
-        monkeypatch.setattr(store_module, "apply", apply_then_close)
+        monkeypatch.setattr(store_module, "apply_moved", apply_then_close)
         s.write({"audio.output.voice": "marin"})
         assert s.closed
         assert not store._overrides()

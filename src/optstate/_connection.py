@@ -28,13 +28,13 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Mapping
-from contextlib import AbstractContextManager
 from typing import Any, Generic, Protocol, TypeVar
 
 import attrs
 
 from ._codec import Codec, Refusal
 from ._errors import InvalidOption, OptStateError, StaleSession, redact, safe_repr, scrub_data, secret_strings
+from ._lock import WriteLock
 from ._patch import Patch, apply, get, patch
 from ._unknown import reading
 
@@ -98,12 +98,12 @@ class Ledger(Protocol[S]):
         store's initial defaults where they differ from the record's own)."""
 
     @property
-    def lock(self) -> AbstractContextManager[Any]:
+    def lock(self) -> WriteLock:
         """The store's re-entrant write lock: every change to wire state holds it."""
 
     @property
     def event_prefix(self) -> str:
-        """The store's random prefix for event ids."""
+        """What the event ids of this session's updates start with (a number follows)."""
 
     def rollback(self, p: Patch, unless: Mapping[str, Any]) -> Patch:
         """Session-level write of the paths of ``p`` where desired still holds the
@@ -134,8 +134,8 @@ class _InFlight:
         self.last = n
         self.count += 1
         # The same fields again (a silent server and one knob turned): later wins whole.
-        mine = self.change.paths()
-        self.change = change if change.paths().keys() >= mine.keys() else self.change | change
+        mine = self.change._leaves()
+        self.change = change if change._leaves().keys() >= mine.keys() else self.change | change
 
 
 class Connection(Generic[S]):
@@ -232,7 +232,10 @@ class Connection(Generic[S]):
         if ledger.closed:
             raise StaleSession(f"session {ledger.id} is closed")
         codec = self._codec
-        with ledger.lock:
+        lock = ledger.lock
+        if not lock.acquire(False):
+            lock.wait()
+        try:
             desired, written = ledger.view()
             sent = self._sent
             after: S | None
@@ -257,8 +260,8 @@ class Connection(Generic[S]):
                 after = None
             if not change:
                 return None
-            self._n += 1
-            event = codec.encode(change, event_id=f"{self._id_prefix()}{self._n}")
+            n = self._n = self._n + 1
+            event = codec.encode(change, event_id=f"{ledger.event_prefix}{n}")
             if event is None:
                 return None
             self._sent = after if after is not None else apply(held, change)
@@ -271,6 +274,8 @@ class Connection(Generic[S]):
             else:
                 inflight[-1].merge(self._n, change)
             return event
+        finally:
+            lock.release()
 
     @property
     def desired(self) -> S:
@@ -285,7 +290,7 @@ class Connection(Generic[S]):
         if cached is not None and cached[0] is desired and cached[1] is sent:
             return cached[2]  # type: ignore[no-any-return]
         full = self._ledger.shared_diff(sent, desired)
-        theirs = [p for p in full.paths() if p not in written]
+        theirs = [p for p in full._leaves() if p not in written]
         effective = desired
         if theirs:
             with reading():  # the server's values: an Unknown one among them is admitted
@@ -333,8 +338,7 @@ class Connection(Generic[S]):
 
     def _id_prefix(self) -> str:
         """What this connection's event ids start with (its number follows)."""
-        ledger = self._ledger
-        return f"optstate_{ledger.event_prefix}_{ledger.id}_"
+        return self._ledger.event_prefix
 
     def _on_session(self, event: Mapping[str, Any], *, created: bool) -> None:
         # Everything is computed before anything is assigned: a malformed event
@@ -485,9 +489,10 @@ class Connection(Generic[S]):
 
 def _only(change: Patch, written: frozenset[str]) -> Patch:
     """``change`` without the leaves nobody set (``change`` itself when all are set)."""
-    leaves = change.paths()
-    theirs = {p for p in leaves if p not in written}
-    return change.without(theirs) if theirs else change
+    leaves = change._leaves().keys()
+    if leaves <= written:
+        return change
+    return change.without(leaves - written)
 
 
 def _named(leaves: Mapping[str, Any], param: str | None) -> list[str]:

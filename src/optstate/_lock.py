@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import threading
+import _thread
 import time
 
 __all__ = ["WriteLock"]
@@ -11,7 +11,7 @@ __all__ = ["WriteLock"]
 _SPINS = 100
 
 
-class WriteLock:
+class WriteLock(_thread.RLock):
     """The store's re-entrant lock, taken without joining the OS wait queue.
 
     With the GIL, a thread that waits for a lock its holder released is handed
@@ -20,22 +20,32 @@ class WriteLock:
     switches. Here a waiter only ever tries the lock and, if it is held, lets
     other threads run (the holder among them) before trying again, so the
     running thread keeps writing. Writes hold the lock for microseconds.
+
+    ``with lock:`` does all of that. The hot paths spell it out, so the
+    uncontended case is two C calls and no Python frame::
+
+        if not lock.acquire(False):
+            lock.wait()
+        try:
+            ...
+        finally:
+            lock.release()
     """
 
-    __slots__ = ("_lock",)
+    __slots__ = ()
 
-    def __init__(self) -> None:
-        self._lock = threading.RLock()
-
-    def __enter__(self) -> None:
-        lock = self._lock
-        if lock.acquire(False):
-            return
+    def wait(self) -> None:
+        """Take the lock another thread holds: yield and retry, then sleep on it."""
         for _ in range(_SPINS):
             time.sleep(0)  # releases the GIL: the holder can finish
-            if lock.acquire(False):
+            if self.acquire(False):
                 return
-        lock.acquire()  # held for long (the holder is blocked, say in a log handler): sleep
+        self.acquire()  # held for long (the holder is blocked, say in a log handler): sleep
+
+    def __enter__(self) -> bool:
+        if not self.acquire(False):
+            self.wait()
+        return True
 
     def __exit__(self, *_: object) -> None:
-        self._lock.release()
+        self.release()

@@ -30,6 +30,7 @@ __all__ = [
     "EMPTY",
     "Patch",
     "apply",
+    "apply_moved",
     "check_leaf",
     "diff",
     "from_valid_paths",
@@ -317,17 +318,35 @@ def apply(state: S, change: Patch) -> S:
 
 def _apply(record: Any, change: Patch) -> Any:
     cls = type(record)
-    return (_APPLIERS.get(cls) or _applier(cls))(record, change._changes)
+    return (_APPLIERS.get(cls) or _applier(cls))(record, change._changes, {})
+
+
+def apply_moved(state: S, change: Patch) -> tuple[S, Patch]:
+    """``(apply(state, change), diff(state, that))`` in one walk (internal API:
+    for a ``change`` to a record ``state``; the store's writes use it).
+
+    The patch already names every field that can change, so only those are
+    compared; ``state`` itself comes back when no leaf moved. The moved leaves
+    are the converted values the new state holds, in ``change``'s order.
+    """
+    if not change:
+        return state, EMPTY
+    moved: dict[str, Any] = {}
+    cls = type(state)
+    new = (_APPLIERS.get(cls) or _applier(cls))(state, change._changes, moved)
+    return new, Patch._of(moved) if moved else EMPTY
 
 
 #: The apply function of each record class, generated on first use.
-_APPLIERS: dict[type, Callable[[Any, dict[str, Any]], Any]] = {}
-_setattr = object.__setattr__
+_APPLIERS: dict[type, Callable[[Any, dict[str, Any], dict[str, Any]], Any]] = {}
+_MEMBER = type(Patch.__dict__["_changes"])  # a slot's descriptor (member_descriptor)
 
 
-def _applier(cls: type) -> Callable[[Any, dict[str, Any]], Any]:
-    """The function ``(record, changes) -> new record`` of ``cls``: every field
-    taken from ``changes`` (a Patch's dict) or else from ``record``.
+def _applier(cls: type) -> Callable[[Any, dict[str, Any], dict[str, Any]], Any]:
+    """The function ``(record, changes, moved) -> new record`` of ``cls``: every
+    field taken from ``changes`` (a Patch's dict) or else from ``record``; the
+    changes that moved a leaf are put in ``moved`` (a merge node's as a sub-Patch),
+    and ``record`` itself is returned when none did.
 
     Each replaced leaf goes through its converter and validator, as the
     constructor runs them, so no record holds a value that was not validated;
@@ -335,9 +354,10 @@ def _applier(cls: type) -> Callable[[Any, dict[str, Any]], Any]:
     from ``record`` are not checked again: ``record`` is immutable and every
     value in it passed its checks when it was built. That is what makes a
     one-leaf ``apply`` cost a few slot stores rather than every converter and
-    validator of the record (see ``bench/RESULTS.md``). Errors name the field
-    relative to ``record``; each level up puts its own name in front, so no
-    path string is built unless something is wrong.
+    validator of the record (see ``bench/RESULTS.md``). A leaf moved when its new
+    value is not the old one by identity nor by ``==`` (as :func:`diff` compares).
+    Errors name the field relative to ``record``; each level up puts its own name
+    in front, so no path string is built unless something is wrong.
 
     A class whose checks could depend on more than one field
     (``__attrs_post_init__``), that is not slotted, caches its hash or uses
@@ -362,36 +382,56 @@ def _applier(cls: type) -> Callable[[Any, dict[str, Any]], Any]:
         sp.name: (sp.kind is MERGE, sp.attribute.converter, sp.attribute.validator, sp.attribute)
         for sp in specs(cls)
     }
-    if not plain:
+    # Each slot's own setter (the member descriptor's ``__set__``): about half the
+    # cost of ``object.__setattr__`` per field, since no name is looked up.
+    setters = {a.name: getattr(cls, a.name, None) for a in fields} if plain else {}
+    if not plain or not all(type(d) is _MEMBER for d in setters.values()):
         found = _APPLIERS[cls] = _generic_applier(cls, steps)
         return found
     name = f"apply_{cls.__name__}"
     lines = [
-        f"def {name}(record, changes):",
-        "    new = alloc(cls)",
-        "    put = setattr_.__get__(new)",
-        *(f"    put({a.name!r}, record.{a.name})" for a in fields),
+        f"def {name}(record, changes, moved):",
+        "    vals = None",
         "    for key, value in changes.items():",
         "        step = steps.get(key)",
         "        if step is None:",
         "            raise unknown(cls, key, value)",
         "        merge, converter, validator, attribute = step",
+        "        old = getattr(record, key)",
         "        if merge:",
         "            if type(value) is not Patch:",
         "                raise InvalidOption(key, value, GROUP)",
-        "            child = getattr(record, key)",
+        "            sub = {}",
         "            try:",
-        "                value = (appliers.get(type(child)) or applier(type(child)))(child, value._changes)",
+        "                value = (appliers.get(type(old)) or applier(type(old)))(old, value._changes, sub)",
         "            except InvalidOption as e:",
         "                raise e.located(key) from None",
+        "            if not sub:",
+        "                continue",
+        "            p = alloc(Patch)",
+        "            p._changes = sub",
+        "            p._paths = None",
+        "            moved[key] = p",
         "        else:",
         "            if type(value) is Patch:",
         "                raise InvalidOption(key, value, SINGLE)",
         "            if converter is not None:",
         "                value = converter(value)",
         "            if validator is not None:",
-        "                validator(new, attribute, value)",
-        "        put(key, value)",
+        "                validator(record, attribute, value)",
+        "            if value is old or old == value:",
+        "                continue",
+        "            moved[key] = value",
+        "        if vals is None:",
+        "            vals = {key: value}",
+        "        else:",
+        "            vals[key] = value",
+        "    if vals is None:",
+        "        return record",
+        "    new = alloc(cls)",
+        *(f"    set_{i}(new, record.{a.name})" for i, a in enumerate(fields)),
+        "    for key, value in vals.items():",
+        "        setters[key](new, value)",
         "    return new",
     ]
     source = "\n".join(lines) + "\n"
@@ -399,7 +439,8 @@ def _applier(cls: type) -> Callable[[Any, dict[str, Any]], Any]:
     namespace: dict[str, Any] = {
         "cls": cls,
         "alloc": _new,
-        "setattr_": _setattr,
+        "setters": {key: d.__set__ for key, d in setters.items()},
+        **{f"set_{i}": setters[a.name].__set__ for i, a in enumerate(fields)},
         "steps": steps,
         "Patch": Patch,
         "InvalidOption": InvalidOption,
@@ -426,10 +467,10 @@ def _unknown(cls: type, key: str, value: Any) -> InvalidOption:
 
 def _generic_applier(
     cls: type, steps: dict[str, tuple[bool, Any, Any, Any]]
-) -> Callable[[Any, dict[str, Any]], Any]:
+) -> Callable[[Any, dict[str, Any], dict[str, Any]], Any]:
     """The applier of a class that goes through ``attrs.evolve`` (its constructor)."""
 
-    def apply_generic(record: Any, changes: dict[str, Any]) -> Any:
+    def apply_generic(record: Any, changes: dict[str, Any], moved: dict[str, Any]) -> Any:
         updates: dict[str, Any] = {}
         for key, value in changes.items():
             step = steps.get(key)
@@ -446,7 +487,9 @@ def _generic_applier(
                 raise InvalidOption(key, value, _SINGLE)
             else:
                 updates[key] = value
-        return attrs.evolve(record, **updates)
+        new = attrs.evolve(record, **updates)
+        moved.update(diff(record, new)._changes)
+        return new if moved else record
 
     return apply_generic
 

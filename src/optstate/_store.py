@@ -38,10 +38,10 @@ through the store's ``_ledger_*`` methods.
 
 from __future__ import annotations
 
+import operator
 import secrets
 import weakref
 from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager
 from typing import Any, Generic, TypeVar
 
 import attrs
@@ -50,7 +50,7 @@ from ._codec import Codec, default_codec
 from ._connection import Connection, Rejection
 from ._errors import InvalidOption, StaleSession
 from ._lock import WriteLock
-from ._patch import Patch, apply, diff, from_valid_paths, full_patch, patch
+from ._patch import Patch, apply, apply_moved, diff, from_valid_paths, full_patch, patch
 
 __all__ = [
     "Rejection",  # defined in _connection; imported from here by the integrations
@@ -112,9 +112,14 @@ def _set_in(defaults: Any) -> list[str]:
 
 def _leaf(state: Any, path: str) -> Any:
     """The value at an internal (known valid) dotted path."""
-    for name in path.split("."):
-        state = getattr(state, name)
-    return state
+    getter = _GETTERS.get(path)
+    if getter is None:
+        getter = _GETTERS[path] = operator.attrgetter(path)
+    return getter(state)
+
+
+#: One ``attrgetter`` per dotted path read (a C call that walks the dots).
+_GETTERS: dict[str, Callable[[Any], Any]] = {}
 
 
 class Store(Generic[S]):
@@ -211,9 +216,9 @@ class Store(Generic[S]):
         model = self._model
         if not p:
             return WriteResult(p, self._version, False)
-        defaults = apply(model.defaults, p)  # validates; raises before anything changes
-        changed = diff(model.defaults, defaults)
-        paths = p.paths()
+        # Validates (raises before anything changes); ``changed`` is diff(old, new).
+        defaults, changed = apply_moved(model.defaults, p)
+        paths = p._leaves()
         touched = False
         for path in paths:
             for sid in self._holders.get(path, ()):
@@ -323,19 +328,28 @@ class Store(Generic[S]):
     ) -> WriteResult:
         """Session-level write of ``p`` to ``ledger``; with ``unless`` ({path: value}),
         only of the paths where desired still holds that value when it commits."""
-        with self._lock:
+        lock = self._lock
+        if not lock.acquire(False):
+            lock.wait()
+        try:
             if ledger.closed:
                 raise StaleSession(f"session {ledger.id} is closed")
-            self._bury()
+            if self._dead:
+                self._bury()
             model, own = self._model, ledger.own
-            before = self._desired(model, own, ledger)
+            cached = ledger.cache
+            if cached is not None and cached[0] is model and cached[1] is own:
+                before = cached[2]
+            else:
+                before = self._desired(model, own, ledger)
             change = p
             if unless is not None:
-                change = p.without({path for path in p.paths() if _leaf(before, path) != unless[path]})
-            after = apply(before, change)  # validates; raises before anything changes
-            moved = changed = diff(before, after)
-            named = change.paths()
-            if len(named) != len(moved.paths()):
+                change = p.without({path for path in p._leaves() if _leaf(before, path) != unless[path]})
+            # Validates (raises before anything changes); ``moved`` is diff(before, after).
+            after, moved = apply_moved(before, change)
+            changed = moved
+            named = change._leaves()
+            if len(named) != len(moved._leaves()):
                 # A field set for the first time counts as changed at any value: from
                 # now on it is sent (the server may hold another than ``before`` shows).
                 written = model.written if own is None else model.written | own.keys()
@@ -353,10 +367,10 @@ class Store(Generic[S]):
             # Only the leaves that changed: a named leaf that already held its value
             # needs no override of its own (it equals the model's, or it has one),
             # unless nobody set it before (the override is what makes it set).
-            for path, value in changed.paths().items():
-                # ``value`` comes from ``after`` (diff takes the new side's values): the
-                # validated, converted, immutable value, never the caller's object.
-                if _leaf(defaults, path) == value and path in stamps:
+            for path, value in changed._leaves().items():
+                # ``value`` comes from ``after`` (apply_moved takes the new side's values):
+                # the validated, converted, immutable value, never the caller's object.
+                if path in stamps and _leaf(defaults, path) == value:
                     new.pop(path, None)
                     ids = holders.get(path)
                     if ids is not None:
@@ -365,19 +379,33 @@ class Store(Generic[S]):
                             del holders[path]
                 else:
                     new[path] = (version, value)
-                    holders.setdefault(path, set()).add(sid)
+                    ids = holders.get(path)
+                    if ids is None:
+                        holders[path] = {sid}
+                    else:
+                        ids.add(sid)
+            seen = ledger.written
+            same = own is not None and seen is not None and seen[0] is model and seen[1] is own
+            if same and new.keys() == own.keys():  # type: ignore[union-attr]
+                # The same paths overridden as before: the same written paths too.
+                ledger.written = (model, new, seen[2])  # type: ignore[index]
             own = new or None
             ledger.own = own
             # ``after`` is what the new overrides say: the next read needs no apply,
             # and the next sync finds diff(before, after) already made.
             ledger.cache = (model, own, after)
-            self._remember(before, after, moved)
+            memo = self._diff_memo
+            if len(memo) > 256:
+                memo.clear()
+            memo[(id(before), id(after))] = (before, after, moved)
             self._version = version
             if ledger.closed:
                 # close() ran while this write was being made (the lock is
                 # re-entrant: code it calls on this thread): leave nothing behind.
                 self._forget(ledger)
             return WriteResult(changed, version, True)
+        finally:
+            lock.release()
 
     def _ledger_close(self, ledger: SessionLedger[S]) -> None:
         """Close ``ledger``'s session: it leaves the store (once)."""
@@ -403,10 +431,6 @@ class Store(Generic[S]):
             self._connect_memo.clear()
         self._connect_memo[key] = (desired, codec, written, change, held, after)
         return change, held, after
-
-    def _ledger_prefix(self) -> str:
-        """The random prefix of this store's event ids."""
-        return self._prefix
 
     def _ledger_collected(self, ledger: SessionLedger[S]) -> None:
         # A weakref callback may run anywhere (even inside a write on this
@@ -458,16 +482,14 @@ class SessionLedger(weakref.ref["SessionState[Any]"], Generic[S]):
     only through the store's ``_ledger_*`` methods.
     """
 
-    __slots__ = ("cache", "closed", "id", "lock", "own", "store", "written")
+    __slots__ = ("cache", "closed", "event_prefix", "id", "lock", "own", "store", "written")
 
     def __new__(
-        cls, session: SessionState[S], store: Store[S], sid: int, lock: AbstractContextManager[Any]
+        cls, session: SessionState[S], store: Store[S], sid: int, lock: WriteLock
     ) -> SessionLedger[S]:
         return super().__new__(cls, session, store._ledger_collected)
 
-    def __init__(
-        self, session: SessionState[S], store: Store[S], sid: int, lock: AbstractContextManager[Any]
-    ) -> None:
+    def __init__(self, session: SessionState[S], store: Store[S], sid: int, lock: WriteLock) -> None:
         # (``weakref.ref.__new__`` took the session and the callback.)
         self.store = store
         #: The session's id within its store.
@@ -481,6 +503,8 @@ class SessionLedger(weakref.ref["SessionState[Any]"], Generic[S]):
         self.closed = False
         #: The store's write lock (every change to the session holds it).
         self.lock = lock
+        #: What the event ids of this session's updates start with (a number follows).
+        self.event_prefix = f"optstate_{store._prefix}_{sid}_"
 
     @property
     def desired(self) -> S:
@@ -491,11 +515,6 @@ class SessionLedger(weakref.ref["SessionState[Any]"], Generic[S]):
         """``(desired, written)`` as at one instant (no lock): the desired state and
         the paths set at the model level or by this session."""
         return self.store._ledger_view(self)
-
-    @property
-    def event_prefix(self) -> str:
-        """The store's random prefix for event ids."""
-        return self.store._ledger_prefix()
 
     def differs(self, path: str, defaults: S) -> bool:
         """Whether the session overrides ``path`` with a value other than ``defaults``'s."""
@@ -567,7 +586,8 @@ class SessionState(Connection[S]):
         ledger = self._ledger
         if ledger.closed:
             raise StaleSession(f"session {ledger.id} is closed")
-        return ledger.write(ledger.as_patch(change))
+        p = change if type(change) is Patch else ledger.as_patch(change)
+        return ledger.store._ledger_write(ledger, p, None)
 
     def close(self) -> None:
         """Detach from the store; later writes or syncs raise ``StaleSession``."""

@@ -116,11 +116,11 @@ def _mirror(
         if since is state:
             return set()
         # ``opts`` says ``since``: a keyword whose option changed needs its new value.
-        paths = differ(since, state).paths()
         changed = set()
-        for keyword, path in _MIRROR_PATHS.items():
-            if path in paths and hasattr(opts, keyword):
-                setattr(opts, keyword, cv.from_leaf(keyword, paths[path]))
+        for path, value in differ(since, state)._leaves().items():
+            keyword = _MIRROR_KEYWORDS.get(path)
+            if keyword is not None and hasattr(opts, keyword):
+                setattr(opts, keyword, cv.from_leaf(keyword, value))
                 changed.add(keyword)
         return changed
     changed = set()
@@ -134,8 +134,8 @@ def _mirror(
     return changed
 
 
-#: The option (a leaf path, so a diff names it exactly) each mirrored keyword holds.
-_MIRROR_PATHS: Final = {kw: cv.PATHS[kw] for kw in _MIRRORED}
+#: The mirrored keyword that holds each option (a leaf path, so a diff names it exactly).
+_MIRROR_KEYWORDS: Final = {cv.PATHS[kw]: kw for kw in _MIRRORED}
 
 
 def _renamed(e: InvalidOption) -> InvalidOption:
@@ -209,7 +209,8 @@ class ModelAdapter:
             if keyword not in cv.PATHS and keyword not in cv.IGNORED:
                 raise InvalidOption(keyword, value, "is not an option optstate.livekit knows how to send")
         change = cv.to_change(values)
-        self.check_encodable(change)
+        if self.codec.dialect != "ga":  # the GA dialect says every option
+            self.check_encodable(change)
         return change
 
     def check_encodable(self, change: Patch) -> None:
@@ -419,16 +420,19 @@ class SessionLink:
     def write(self, change: Patch) -> None:
         """A session-level write, its mirrors, and its event. A write to a closed
         session is dropped, as the plugin drops events sent after ``aclose``."""
-        if self.state.closed:
+        state = self.state
+        if state.closed:
             log.debug("dropped a write to a closed session: %r", change)
             return
-        self.state.write(change)
-        self.after_write()
+        state.write(change)
+        self.sync()
+        self.mirror()
 
     def after_write(self) -> None:
-        """Bring the mirrors in step and send what the session now needs."""
-        self.mirror()
+        """Send what the session now needs and bring the mirrors in step (after
+        the sync, desired is what was sent: the mirror reads it without a diff)."""
         self.sync()
+        self.mirror()
 
     def mirror(self) -> None:
         """Keep a 1.8 session's own ``_opts`` and capabilities in step with its

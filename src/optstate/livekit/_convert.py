@@ -161,9 +161,13 @@ def to_leaf(keyword: str, value: Any) -> tuple[str, Any]:
     field inside it) and the bad value.
     """
     path = PATHS[keyword]
-    spec = _leaf_spec(path)[1]
+    return path, _checked(keyword, value, path, _leaf_spec(path)[1])
+
+
+def _checked(keyword: str, value: Any, path: str, spec: FieldSpec) -> Any:
+    """``value`` (a livekit one) converted and validated for the leaf ``spec`` at ``path``."""
     try:
-        return path, check_leaf(spec, _from_livekit(keyword, value), path)
+        return check_leaf(spec, _from_livekit(keyword, value), path)
     except InvalidOption as e:
         raise _renamed(e, path, keyword) from None
     except (TypeError, ValueError, AttributeError, KeyError) as e:
@@ -173,11 +177,13 @@ def to_leaf(keyword: str, value: Any) -> tuple[str, Any]:
 def _leaf_patch(keyword: str, value: Any) -> Patch:
     """The validated one-leaf patch for one livekit keyword and value, built
     straight from the leaf's spec (the write path's hot spot)."""
-    path, leaf = to_leaf(keyword, value)
-    names = _leaf_spec(path)[0]
-    out = Patch({names[-1]: leaf})
+    path = PATHS[keyword]
+    names, spec = _leaf_spec(path)
+    leaf = _checked(keyword, value, path, spec)
+    out = Patch._of({names[-1]: leaf})
     for name in reversed(names[:-1]):
-        out = Patch({name: out})
+        out = Patch._of({name: out})
+    out._paths = {path: leaf}  # its one leaf, known already
     return out
 
 
@@ -208,7 +214,8 @@ def to_change(values: Mapping[str, Any]) -> Patch:
     for keyword, value in values.items():
         if keyword in IGNORED or not is_given(value):
             continue
-        change = change | _leaf_patch(keyword, value)
+        one = _leaf_patch(keyword, value)
+        change = one if change is EMPTY else change | one
     return change
 
 

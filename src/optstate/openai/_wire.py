@@ -64,7 +64,8 @@ def encode(change: Patch, dialect: Dialect = "ga", *, event_id: str | None = Non
     model) raises :class:`~optstate.InvalidOption` naming its path: it is never
     sent back.
     """
-    _check_dialect(dialect)
+    if dialect != "ga":
+        _check_dialect(dialect)
     if not change:
         return None
     if dialect == "ga":
@@ -121,7 +122,7 @@ def _encode_ga(cls: type, change: Patch, out: dict[str, Any], keep: bool) -> Non
         plan = _GA_PLANS[cls] = {
             s.name: (s.wire, s.record if s.kind is MERGE else None) for s in specs(cls)
         }  # fmt: skip
-    for name, value in change.items():
+    for name, value in change._changes.items():
         step = plan.get(name)
         if step is None:
             raise InvalidOption(name, value, f"is not an option of {cls.__name__}")
