@@ -155,7 +155,7 @@ def without_ids(events: list[Any]) -> list[Any]:
 def plugin_view(session: Any) -> dict[str, Any]:
     """What the plugin itself would send as the full session.update, from its own
     mirrors (the stock method, bypassing the adapter), as ``{path: value}``."""
-    event = type(session)._create_session_update_event(session)
+    event = getattr(type(session), "_optstate_stock", type(session))._create_session_update_event(session)
     if not isinstance(event, dict):
         event = event.model_dump(by_alias=True, exclude_unset=True, exclude_defaults=False)
     return decode_update(event["session"]).paths()

@@ -10,7 +10,7 @@ import pytest
 
 import optstate
 from optstate import InvalidOption, Patch, StaleSession, Store
-from optstate._connection import Connection
+from optstate._connection import Connection, next_step
 from optstate.openai import OpenAICodec, RealtimeOptions, decode_update, encode_session
 
 
@@ -339,6 +339,11 @@ class _DictLedger:
         held = codec.fresh(desired)
         change = codec.connect_patch(desired)
         return change, held, optstate.apply(held, change)
+
+    def step(
+        self, codec: Any, sent: RealtimeOptions, desired: RealtimeOptions, written: frozenset[str], on: bool
+    ) -> tuple[Patch, tuple[Any, ...], RealtimeOptions]:
+        return next_step(codec, optstate.diff(sent, desired), sent, desired, written, on)
 
 
 class TestConnection:

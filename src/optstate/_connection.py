@@ -26,7 +26,6 @@ the small :class:`Ledger` interface below: it never sees the store.
 from __future__ import annotations
 
 import logging
-from collections import deque
 from collections.abc import Mapping
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -38,7 +37,7 @@ from ._lock import WriteLock
 from ._patch import Patch, apply, get, patch
 from ._unknown import reading
 
-__all__ = ["MAX_IN_FLIGHT", "Connection", "Ledger", "Overruled", "Rejection"]
+__all__ = ["MAX_IN_FLIGHT", "Connection", "Ledger", "Overruled", "Rejection", "next_step"]
 
 #: How many records of unanswered updates a connection keeps at most; past it,
 #: the newest updates share one record (a silent server costs bounded memory).
@@ -117,6 +116,12 @@ class Ledger(Protocol[S]):
         the ``written`` paths; what its server holds first (``codec.fresh(desired)``);
         and what it holds once that patch is applied. Shared by identity."""
 
+    def step(
+        self, codec: Codec[S], sent: S, desired: S, written: frozenset[str], audio_started: bool
+    ) -> tuple[Patch, tuple[Refusal, ...], S]:
+        """:func:`next_step` for this session; sessions on shared state may share
+        its result by identity (the store remembers it)."""
+
 
 class _InFlight:
     """Sent updates not answered yet: numbers ``first`` to ``last`` of the
@@ -174,9 +179,9 @@ class Connection(Generic[S]):
         # so the next sync sends the whole desired state.
         self._fresh = True
         self._audio_started = False
-        # Updates sent and not answered, oldest first: a deque once there is one
+        # Updates sent and not answered, oldest first: a list once there is one
         # (the shared empty tuple until then: most sessions have none).
-        self._inflight: deque[_InFlight] | tuple[()] = ()
+        self._inflight: list[_InFlight] | tuple[()] = ()
         self._confirmed: S | None = None
         self._sent: S | None = None
         self._needs_reconnect: tuple[Refusal, ...] = ()
@@ -244,35 +249,32 @@ class Connection(Generic[S]):
                 # already refuse something (voice, if the model spoke before our
                 # first update).
                 change, held, after = ledger.connect(codec, desired, written)
+                refused = tuple(codec.refusals(held, change, audio_started=self._audio_started))
+                if refused:
+                    change = change.without({r.path for r in refused})
+                    after = apply(held, change)
             elif sent is desired:
                 self._needs_reconnect = ()
                 return None
             else:
-                full = ledger.shared_diff(sent, desired)
-                change, held = _only(full, written), sent
-                # Share the desired object when everything differing goes out: sessions
-                # with the same (sent, desired) pair then share their diffs by identity.
-                after = desired if change is full else None
-            refused = tuple(codec.refusals(held, change, audio_started=self._audio_started))
+                held = sent
+                change, refused, after = ledger.step(codec, sent, desired, written, self._audio_started)
             self._needs_reconnect = refused
-            if refused:
-                change = change.without({r.path for r in refused})
-                after = None
             if not change:
                 return None
             n = self._n = self._n + 1
             event = codec.encode(change, event_id=f"{ledger.event_prefix}{n}")
             if event is None:
                 return None
-            self._sent = after if after is not None else apply(held, change)
+            self._sent = after
             self._fresh = False
             inflight = self._inflight
             if not inflight:
-                self._inflight = deque((_InFlight(self._n, change),))
+                self._inflight = [_InFlight(n, change)]
             elif len(inflight) < MAX_IN_FLIGHT:
-                inflight.append(_InFlight(self._n, change))
+                inflight.append(_InFlight(n, change))
             else:
-                inflight[-1].merge(self._n, change)
+                inflight[-1].merge(n, change)
             return event
         finally:
             lock.release()
@@ -375,7 +377,9 @@ class Connection(Generic[S]):
                 server = apply(base, head.change)
             head.count -= 1
             if head.count == 0:
-                inflight.popleft()
+                inflight.pop(0)  # at most MAX_IN_FLIGHT long
+                if not inflight:
+                    self._inflight = ()
             expected = None if base is None else apply(base, head.change)
             self._confirmed = server
             if expected is not None and server == expected and head.count == 0:
@@ -485,6 +489,22 @@ class Connection(Generic[S]):
         for f in self._inflight:
             state = apply(state, f.change)
         return state
+
+
+def next_step(
+    codec: Codec[S], full: Patch, sent: S, desired: S, written: frozenset[str], audio_started: bool
+) -> tuple[Patch, tuple[Refusal, ...], S]:
+    """What a connection that sent ``sent`` sends next for ``desired`` (``full`` is
+    ``diff(sent, desired)``): the ``written`` leaves of ``full`` less those the
+    server would refuse, the refusals, and what the server holds once it is
+    applied (``desired`` itself when everything differing goes out, so sessions
+    with the same pair share their next diffs by identity too)."""
+    change = _only(full, written)
+    refused = tuple(codec.refusals(sent, change, audio_started=audio_started))
+    if refused:
+        change = change.without({r.path for r in refused})
+    after = desired if change is full else apply(sent, change)
+    return change, refused, after
 
 
 def _only(change: Patch, written: frozenset[str]) -> Patch:

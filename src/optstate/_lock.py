@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import _thread
+import threading
 import time
+from collections.abc import Callable
 
 __all__ = ["WriteLock"]
 
@@ -11,7 +12,7 @@ __all__ = ["WriteLock"]
 _SPINS = 100
 
 
-class WriteLock(_thread.RLock):
+class WriteLock:
     """The store's re-entrant lock, taken without joining the OS wait queue.
 
     With the GIL, a thread that waits for a lock its holder released is handed
@@ -22,7 +23,8 @@ class WriteLock(_thread.RLock):
     running thread keeps writing. Writes hold the lock for microseconds.
 
     ``with lock:`` does all of that. The hot paths spell it out, so the
-    uncontended case is two C calls and no Python frame::
+    uncontended case is two C calls (``acquire`` and ``release`` are the
+    underlying lock's own) and no Python frame::
 
         if not lock.acquire(False):
             lock.wait()
@@ -32,7 +34,14 @@ class WriteLock(_thread.RLock):
             lock.release()
     """
 
-    __slots__ = ()
+    __slots__ = ("acquire", "release")
+
+    def __init__(self) -> None:
+        lock = threading.RLock()
+        #: Try (``acquire(False)``) or take the lock: the RLock's own method.
+        self.acquire: Callable[..., bool] = lock.acquire
+        #: Let go once: the RLock's own method.
+        self.release: Callable[[], None] = lock.release
 
     def wait(self) -> None:
         """Take the lock another thread holds: yield and retry, then sleep on it."""
@@ -42,10 +51,9 @@ class WriteLock(_thread.RLock):
                 return
         self.acquire()  # held for long (the holder is blocked, say in a log handler): sleep
 
-    def __enter__(self) -> bool:
+    def __enter__(self) -> None:
         if not self.acquire(False):
             self.wait()
-        return True
 
     def __exit__(self, *_: object) -> None:
         self.release()

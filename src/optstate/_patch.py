@@ -384,7 +384,7 @@ def _applier(cls: type) -> Callable[[Any, dict[str, Any], dict[str, Any]], Any]:
     }
     # Each slot's own setter (the member descriptor's ``__set__``): about half the
     # cost of ``object.__setattr__`` per field, since no name is looked up.
-    setters = {a.name: getattr(cls, a.name, None) for a in fields} if plain else {}
+    setters: dict[str, Any] = {a.name: getattr(cls, a.name, None) for a in fields} if plain else {}
     if not plain or not all(type(d) is _MEMBER for d in setters.values()):
         found = _APPLIERS[cls] = _generic_applier(cls, steps)
         return found

@@ -46,8 +46,8 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
-from ._codec import Codec, default_codec
-from ._connection import Connection, Rejection
+from ._codec import Codec, Refusal, default_codec
+from ._connection import Connection, Rejection, next_step
 from ._errors import InvalidOption, StaleSession
 from ._lock import WriteLock
 from ._patch import Patch, apply, apply_moved, diff, from_valid_paths, full_patch, patch
@@ -146,6 +146,7 @@ class Store(Generic[S]):
         self._prefix = secrets.token_hex(3)
         self._diff_memo: dict[tuple[int, int], tuple[Any, Any, Patch]] = {}
         self._connect_memo: dict[tuple[int, int, int], tuple[Any, Codec[S], Any, Patch, Any, Any]] = {}
+        self._step_memo: dict[tuple[int, ...], tuple[Any, Any, Any, Codec[S], Any]] = {}
 
     # -- reading -------------------------------------------------------------
 
@@ -432,6 +433,32 @@ class Store(Generic[S]):
         self._connect_memo[key] = (desired, codec, written, change, held, after)
         return change, held, after
 
+    def _ledger_step(
+        self,
+        ledger: SessionLedger[S],
+        codec: Codec[S],
+        sent: S,
+        desired: S,
+        written: frozenset[str],
+        audio_started: bool,
+    ) -> tuple[Patch, tuple[Refusal, ...], S]:
+        """:func:`next_step` from ``sent`` to ``desired``. For a session on the shared
+        defaults (no overrides of its own) it is remembered by identity: after a
+        model-level write, every session that had sent the same state shares one
+        result (and one state after), computed once."""
+        if ledger.own is not None:  # its desired state is its own: nobody shares it
+            return next_step(codec, self.shared_diff(sent, desired), sent, desired, written, audio_started)
+        memo = self._step_memo
+        key = (id(sent), id(desired), id(written), id(codec), audio_started)
+        hit = memo.get(key)
+        if hit is not None and hit[0] is sent and hit[1] is desired and hit[2] is written and hit[3] is codec:
+            return hit[4]  # type: ignore[no-any-return]
+        step = next_step(codec, self.shared_diff(sent, desired), sent, desired, written, audio_started)
+        if len(memo) > 64:
+            memo.clear()
+        memo[key] = (sent, desired, written, codec, step)
+        return step
+
     def _ledger_collected(self, ledger: SessionLedger[S]) -> None:
         # A weakref callback may run anywhere (even inside a write on this
         # thread): only note the id; the next write forgets it.
@@ -545,6 +572,13 @@ class SessionLedger(weakref.ref["SessionState[Any]"], Generic[S]):
     def connect(self, codec: Codec[S], desired: S, written: frozenset[str]) -> tuple[Patch, S, S]:
         """The store's shared connect patch, fresh server state and state after."""
         return self.store._ledger_connect(codec, desired, written)
+
+    def step(
+        self, codec: Codec[S], sent: S, desired: S, written: frozenset[str], audio_started: bool
+    ) -> tuple[Patch, tuple[Refusal, ...], S]:
+        """The store's :func:`~optstate._connection.next_step`, shared by the sessions
+        on shared state."""
+        return self.store._ledger_step(self, codec, sent, desired, written, audio_started)
 
 
 class SessionState(Connection[S]):

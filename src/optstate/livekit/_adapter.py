@@ -29,8 +29,8 @@ import asyncio
 import inspect
 import logging
 import secrets
-from collections import deque
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any, Final
 
 from livekit.agents import llm
@@ -97,30 +97,119 @@ def _keywords(method: Callable[..., Any]) -> frozenset[str]:
     return frozenset(p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY)
 
 
+#: The name of the plugin's session class a linked class keeps as its stock.
+STOCK: Final = "_optstate_stock"
+
+#: Plugin session class -> the class its linked sessions take (made once per class).
+_LINKED: dict[type, type] = {}
+
+
+def _linked_class(stock: type) -> type:
+    """The subclass of a plugin session class that a linked session becomes.
+
+    Its methods hand the plugin's calls to the session's :class:`SessionLink`
+    (``update_options``, ``update_instructions``, ``update_tools``, ``aclose``,
+    and the reconnect's ``_create_session_update_event`` and
+    ``_create_tools_update_event``), showing the stock signatures and docstrings.
+    It adds no slot and keeps the stock class's name, so ``isinstance`` and
+    ``repr`` see the plugin's class; only the sessions linked take it (other
+    sessions, of this model or another, keep the stock class). One class per
+    plugin class, made once: a linked session costs no per-session method
+    objects, only its link.
+    """
+    found = _LINKED.get(stock)
+    if found is not None:
+        return found
+
+    def update_options(self: Any, **values: Any) -> None:
+        self._optstate.update_options(**values)
+
+    async def update_instructions(self: Any, instructions: str) -> None:
+        await self._optstate.update_instructions(instructions)
+
+    async def update_tools(self: Any, tools: list[Any]) -> None:
+        await self._optstate.update_tools(tools)
+
+    async def aclose(self: Any) -> None:
+        await self._optstate.aclose()
+
+    def _create_session_update_event(self: Any) -> Any:
+        return self._optstate.reconnect_update()
+
+    def _create_tools_update_event(self: Any, tools: list[Any]) -> Any:
+        return self._optstate.restate_tools(tools)
+
+    methods: dict[str, Any] = {}
+    fn: Any
+    for fn in (
+        update_options,
+        update_instructions,
+        update_tools,
+        aclose,
+        _create_session_update_event,
+        _create_tools_update_event,
+    ):
+        name = fn.__name__
+        original = getattr(stock, name)
+        fn.__qualname__ = f"{stock.__qualname__}.{name}"
+        fn.__module__ = stock.__module__
+        fn.__doc__ = original.__doc__ or SessionLink.__dict__[_LINK_METHODS[name]].__doc__
+        fn.__signature__ = inspect.signature(original)
+        methods[name] = fn
+    linked = type(stock)(
+        stock.__name__,
+        (stock,),
+        {
+            "__slots__": (),
+            "__module__": stock.__module__,
+            "__qualname__": stock.__qualname__,
+            "__doc__": stock.__doc__,
+            STOCK: stock,
+            **methods,
+        },
+    )
+    _LINKED[stock] = linked
+    return linked
+
+
+#: Each method of a linked session class -> the SessionLink method it calls.
+_LINK_METHODS: Final = {
+    "update_options": "update_options",
+    "update_instructions": "update_instructions",
+    "update_tools": "update_tools",
+    "aclose": "aclose",
+    "_create_session_update_event": "reconnect_update",
+    "_create_tools_update_event": "restate_tools",
+}
+
+#: The keyword-only parameters of each plugin session class's ``update_options``.
+_SESSION_KEYWORDS: dict[type, frozenset[str]] = {}
+
+
 def _mirror(
     opts: Any,
     state: RealtimeOptions,
     since: RealtimeOptions | None = None,
-    differ: Callable[[RealtimeOptions, RealtimeOptions], Patch] = diff,
+    moves: Callable[[RealtimeOptions, RealtimeOptions], tuple[tuple[str, Any], ...]] | None = None,
 ) -> set[str]:
     """Make a plugin ``_RealtimeOptions`` say what ``state`` says; return the
     keywords it changed. Fields that already stand for the same value keep
     their object (the caller's pydantic model, ``None`` for auto, ...).
 
     ``since`` is the state ``opts`` was last made to say: then only the
-    keywords whose option differs between the two are looked at (reading a
-    mirror value back means validating it, which costs far more than the
-    diff). Only optstate writes to a linked ``_opts``: the plugin's own
+    keywords whose option differs between the two are set, to the values
+    ``moves(since, state)`` gives (:func:`mirror_moves`, or a shared memo of it:
+    reading a mirror value back means validating it, which costs far more than
+    the diff). Only optstate writes to a linked ``_opts``: the plugin's own
     writers are its ``update_options``, which the adapter replaces."""
     if since is not None:
         if since is state:
             return set()
         # ``opts`` says ``since``: a keyword whose option changed needs its new value.
         changed = set()
-        for path, value in differ(since, state)._leaves().items():
-            keyword = _MIRROR_KEYWORDS.get(path)
-            if keyword is not None and hasattr(opts, keyword):
-                setattr(opts, keyword, cv.from_leaf(keyword, value))
+        for keyword, value in (moves or mirror_moves)(since, state):
+            if hasattr(opts, keyword):
+                setattr(opts, keyword, value)
                 changed.add(keyword)
         return changed
     changed = set()
@@ -136,6 +225,20 @@ def _mirror(
 
 #: The mirrored keyword that holds each option (a leaf path, so a diff names it exactly).
 _MIRROR_KEYWORDS: Final = {cv.PATHS[kw]: kw for kw in _MIRRORED}
+
+
+def mirror_moves(
+    since: RealtimeOptions,
+    state: RealtimeOptions,
+    differ: Callable[[RealtimeOptions, RealtimeOptions], Patch] = diff,
+) -> tuple[tuple[str, Any], ...]:
+    """``(keyword, livekit value)`` for each mirrored option that differs between
+    ``since`` and ``state``, the value as the plugin keeps it in ``_opts``."""
+    return tuple(
+        (keyword, cv.from_leaf(keyword, value))
+        for path, value in differ(since, state)._leaves().items()
+        if (keyword := _MIRROR_KEYWORDS.get(path)) is not None
+    )
 
 
 def _renamed(e: InvalidOption) -> InvalidOption:
@@ -168,6 +271,8 @@ class ModelAdapter:
         self._stock_session: Callable[..., Any] = model.session
         # The defaults the model's ``_opts`` was last made to say (None: not yet).
         self.mirrored: RealtimeOptions | None = None
+        # (id(since), id(state)) -> (since, state, mirror_moves(since, state)); see moves().
+        self.moves_memo: dict[tuple[int, int], tuple[Any, Any, tuple[tuple[str, Any], ...]]] = {}
         _install(model, "update_options", self.update_options)
         _install(model, "session", self.session)
         _shadow(model, ATTR, self)
@@ -224,6 +329,20 @@ class ModelAdapter:
         except InvalidOption as e:
             raise _renamed(e) from None
 
+    def moves(self, since: RealtimeOptions, state: RealtimeOptions) -> tuple[tuple[str, Any], ...]:
+        """:func:`mirror_moves` remembered by identity: after a model-level write the
+        sessions on shared state get one tuple (and share its livekit values, as the
+        stock plugin's sessions share the values its model passes on)."""
+        key = (id(since), id(state))
+        hit = self.moves_memo.get(key)
+        if hit is not None and hit[0] is since and hit[1] is state:
+            return hit[2]
+        found = mirror_moves(since, state, self.store.shared_diff)
+        if len(self.moves_memo) > 64:
+            self.moves_memo.clear()
+        self.moves_memo[key] = (since, state, found)
+        return found
+
     def link(self, session: Any) -> SessionLink:
         """The session's link, made on first use."""
         link = vars(session).get(ATTR)
@@ -238,7 +357,9 @@ class ModelAdapter:
             channel = getattr(session, "_msg_ch", None)
             if channel is not None and channel.closed:
                 continue
-            link = self.link(session)
+            link = session.__dict__.get(ATTR)
+            if type(link) is not SessionLink:
+                link = self.link(session)
             if not link.state.closed:
                 out.append(link)
         return out
@@ -248,7 +369,7 @@ class ModelAdapter:
         capabilities) in step with the store's defaults."""
         opts = self.model._opts
         defaults = self.store.defaults
-        changed = _mirror(opts, defaults, self.mirrored)
+        changed = _mirror(opts, defaults, self.mirrored, self.moves)
         self.mirrored = defaults
         if self.turn_taking is not None and "turn_detection" in changed:
             self.model._capabilities.turn_detection = self.turn_taking(opts.turn_detection)
@@ -259,7 +380,27 @@ class ModelAdapter:
 
 
 class SessionLink:
-    """One plugin session and its :class:`~optstate.SessionState`."""
+    """One plugin session and its :class:`~optstate.SessionState`.
+
+    Linking makes the session an instance of the plugin class's linked subclass
+    (:func:`_linked_class`), whose methods call this object's.
+    """
+
+    # Slots: one link per live session (see bench/bench_memory.py).
+    __slots__ = (
+        "adapter",
+        "codec",
+        "keywords",
+        "mirrored",
+        "own_caps",
+        "own_opts",
+        "session",
+        "state",
+        "stock",
+        "tool_memo",
+        "warned",
+        "wire",
+    )
 
     def __init__(self, adapter: ModelAdapter, session: Any) -> None:
         self.adapter = adapter
@@ -267,10 +408,16 @@ class SessionLink:
         self.codec = adapter.codec
         store = adapter.store
         self.state: SessionState[RealtimeOptions] = store.session(codec=adapter.codec)
-        self.keywords = _keywords(type(session).update_options)
+        cls = type(session)
+        # The plugin's own session class (its methods are the stock behaviour).
+        self.stock: Any = getattr(cls, STOCK, cls)
+        keywords = _SESSION_KEYWORDS.get(self.stock)
+        if keywords is None:
+            keywords = _SESSION_KEYWORDS[self.stock] = _keywords(self.stock.update_options)
+        self.keywords = keywords
         # session.update event ids sent on this connection, oldest first: the server
         # answers them in order, which tells whose answer a session.updated is.
-        self.wire: deque[str] = deque()
+        self.wire: list[str] = []
         self.warned: frozenset[Refusal] = frozenset()
         # 1.8 sessions keep their own copy of the options (and capabilities).
         self.own_opts: Any = vars(session).get("_opts")
@@ -291,22 +438,15 @@ class SessionLink:
             start = start | self.adapter.translate({"instructions": instructions}, _OWN, "RealtimeSession")
         # The tools last given, converted: (id(tool), id(tool.info)) -> (tool, its
         # records and names). Only the current list is kept (see _tools_change).
-        self.tool_memo: dict[tuple[int, int], tuple[Any, tuple[tuple[Any, str], ...]]] = {}
+        self.tool_memo: Mapping[tuple[int, int], tuple[Any, tuple[tuple[Any, str], ...]]] = _NO_TOOLS
         tools = session._tools.flatten()
         if tools:
             start = start | self._tools_change(tools)[0]
         if start:
             self.state.write(start)
 
-        self._stock_aclose: Callable[[], Any] = session.aclose
-        self._stock_session_update: Callable[[], Any] = session._create_session_update_event
-        _install(session, "update_options", self.update_options)
-        _install(session, "update_instructions", self.update_instructions)
-        _install(session, "update_tools", self.update_tools)
-        _shadow(session, "_create_session_update_event", self.reconnect_update)
-        _shadow(session, "_create_tools_update_event", self.restate_tools)
-        _install(session, "aclose", self.aclose)
         _shadow(session, ATTR, self)
+        session.__class__ = _linked_class(self.stock)
         session.on("openai_server_event_received", self.on_server_event)
         session.on("openai_client_event_queued", self.on_client_event)
 
@@ -351,13 +491,13 @@ class SessionLink:
         """The first event of a new connection (the plugin's reconnect): the
         store's whole desired state, refused-before changes included."""
         if self.state.closed:
-            return self._stock_session_update()
+            return self.stock._create_session_update_event(self.session)
         self.wire.clear()
         self.state.on_reconnect()
         event = self.state.sync()
         self.report_refused()
         if event is None:
-            return self._stock_session_update()
+            return self.stock._create_session_update_event(self.session)
         if "tools" in event["session"]:
             # This update carries the tools: the plugin's next step, restating them
             # in an update of their own, would send them twice on this connection.
@@ -374,7 +514,7 @@ class SessionLink:
     async def aclose(self) -> None:
         """The plugin's ``aclose``, then the session leaves the store."""
         try:
-            await self._stock_aclose()
+            await self.stock.aclose(self.session)
         finally:
             self.state.close()
 
@@ -386,7 +526,7 @@ class SessionLink:
                 return
             kind = event.get("type")
             if kind == "session.updated" and self.wire:
-                answered = self.wire.popleft()
+                answered = self.wire.pop(0)
                 if answered not in self.state.in_flight:
                     return
             elif kind == "error":
@@ -440,7 +580,7 @@ class SessionLink:
         if self.own_opts is None or self.state.closed:
             return
         desired = self.state.desired
-        changed = _mirror(self.own_opts, desired, self.mirrored, self.adapter.store.shared_diff)
+        changed = _mirror(self.own_opts, desired, self.mirrored, self.adapter.moves)
         self.mirrored = desired
         caps, derive = self.own_caps, self.adapter.turn_taking
         if caps is not None and derive is not None:
@@ -515,6 +655,9 @@ class SessionLink:
 
 #: The store fields that are not update_options keywords.
 _OWN: Final = frozenset({"instructions", "tools"})
+
+#: A link's tool memo before any tools were given (never changed: replaced whole).
+_NO_TOOLS: Final[Mapping[tuple[int, int], Any]] = MappingProxyType({})
 
 
 def adapter_of(model: object) -> ModelAdapter:

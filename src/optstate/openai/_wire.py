@@ -73,10 +73,28 @@ def encode(change: Patch, dialect: Dialect = "ga", *, event_id: str | None = Non
         _encode_ga(RealtimeOptions, change, session, False)
     else:
         session = FLAT_DIALECTS[dialect].encode_update(change.paths())
+    return session_update(session, event_id)
+
+
+def session_update(session: dict[str, Any], event_id: str | None) -> dict[str, Any]:
+    """The ``session.update`` event carrying ``session`` (with ``event_id`` if given)."""
     event: dict[str, Any] = {"type": "session.update", "session": session}
     if event_id is not None:
         event["event_id"] = event_id
     return event
+
+
+def copy_json(value: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a JSON object tree: every dict and list in it new, the rest shared
+    (strings, numbers, ``None`` are immutable)."""
+    out = value.copy()
+    for key, item in value.items():
+        kind = type(item)
+        if kind is dict:
+            out[key] = copy_json(item)
+        elif kind is list:
+            out[key] = [copy_json(x) if type(x) is dict else list(x) if type(x) is list else x for x in item]
+    return out
 
 
 def encode_session(state: RealtimeOptions, dialect: Dialect = "ga") -> dict[str, Any]:
