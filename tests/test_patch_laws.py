@@ -22,6 +22,7 @@ from tests.tinyschema import Device, Knob, Panel, Tripwire, devices
 
 import optstate
 from optstate import Patch, apply, diff
+from optstate._patch import apply_moved
 from optstate.openai import AudioPCMU, FunctionTool, RealtimeOptions
 from optstate.strategies import leaf_paths, patches, realtime_options
 
@@ -73,6 +74,21 @@ class TestLaws:
         p = data.draw(patches(states, cls=cls))
         q = data.draw(patches(states, cls=cls))
         assert apply(apply(s, p), q) == apply(s, p | q)
+
+    @given(data=st.data())
+    def test_apply_moved_is_apply_and_its_diff(self, states: Any, cls: type, data: Any) -> None:
+        """The store's one-walk write: ``apply_moved(s, p)`` is ``(apply(s, p),
+        diff(s, apply(s, p)))``, each moved leaf the very value the new state holds,
+        and ``s`` itself when no leaf moved (a patch of the values ``s`` holds)."""
+        s = data.draw(states)
+        p = data.draw(patches(states, cls=cls))
+        new, moved = apply_moved(s, p)
+        assert new == apply(s, p)
+        assert moved == diff(s, new)
+        assert all(value is optstate.get(new, path) for path, value in moved.paths().items())
+        same = optstate.patch(cls, {path: optstate.get(s, path) for path in p.paths()})
+        assert apply_moved(s, same) == (s, Patch())
+        assert apply_moved(s, same)[0] is s
 
     @given(data=st.data())
     def test_diff_skips_unchanged_subtrees_by_identity(self, states: Any, cls: type, data: Any) -> None:

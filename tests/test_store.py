@@ -7,11 +7,14 @@ import logging
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import optstate
 from optstate import InvalidOption, Patch, StaleSession, Store
 from optstate._connection import Connection, next_step
 from optstate.openai import OpenAICodec, RealtimeOptions, decode_update, encode_session
+from optstate.strategies import patches
 
 
 def server_ack(
@@ -364,3 +367,50 @@ class TestConnection:
         assert ledger.rolled == [optstate.patch(RealtimeOptions, {"audio.output.speed": 1.0})]
         assert wire.in_flight == ()
         assert wire.sync() is None
+
+
+# -- many sessions synced at once ------------------------------------------------------
+
+_SESSIONS = 4
+_STEP = st.one_of(
+    st.tuples(st.just("model"), patches()),
+    st.tuples(st.just("session"), st.integers(0, _SESSIONS - 1), patches()),
+    st.tuples(st.just("audio"), st.integers(0, _SESSIONS - 1)),
+    st.tuples(st.just("reconnect"), st.integers(0, _SESSIONS - 1)),
+    st.tuples(st.just("answer"), st.integers(0, _SESSIONS - 1)),
+    st.tuples(st.just("sync")),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(steps=st.lists(_STEP, max_size=14))
+def test_sync_all_gives_what_each_sync_gives(steps: list[tuple[Any, ...]]) -> None:
+    """``SessionState.sync_all`` shares the work between sessions in the same state;
+    on twin stores run through the same program, it gives every session the event
+    (same id, same body) and leaves it in the state that its own ``sync()`` would:
+    sessions on the shared defaults, some with a setting of their own, some with
+    audio started (voice refused), some reconnected, some answered."""
+    twins = (Store(RealtimeOptions()), Store(RealtimeOptions()))
+    twins[1]._prefix = twins[0]._prefix  # the same event ids on both
+    sessions = [[store.session() for _ in range(_SESSIONS)] for store in twins]
+    for step in [*steps, ("sync",)]:
+        kind = step[0]
+        if kind == "sync":
+            together = optstate.SessionState.sync_all(sessions[0])
+            alone = [s.sync() for s in sessions[1]]
+            assert together == alone
+            for a, b in zip(*sessions, strict=True):
+                assert (a.sent, a.needs_reconnect, a.in_flight) == (b.sent, b.needs_reconnect, b.in_flight)
+            continue
+        for store, mine in zip(twins, sessions, strict=True):
+            if kind == "model":
+                store.write(step[1])
+            elif kind == "session":
+                mine[step[1]].write(step[2])
+            elif kind == "audio":
+                mine[step[1]].mark_audio_started()
+            elif kind == "reconnect":
+                mine[step[1]].on_reconnect()
+            elif mine[step[1]].in_flight and mine[step[1]].sent is not None:
+                s = mine[step[1]]
+                s.on_server_event({"type": "session.updated", "session": encode_session(s.sent)})

@@ -164,6 +164,20 @@ class StoreMachine(RuleBasedStateMachine):
         if event is not None:
             self._sent(slot, event)
 
+    @precondition(lambda self: self.slots)
+    @rule()
+    def sync_all(self) -> None:
+        """Every session at once, as an integration's model-level fan-out does
+        (the work shared between sessions in the same state): each gets the event
+        its own sync() would give, checked the same way."""
+        events = optstate.SessionState.sync_all([slot.session for slot in self.slots])
+        assert len(events) == len(self.slots)
+        for slot, event in zip(self.slots, events, strict=True):
+            if slot.settled:
+                assert event is None, f"no-op produced an event: {event}"
+            if event is not None:
+                self._sent(slot, event)
+
     @precondition(lambda self: any(s.pending for s in self.slots))
     @rule(data=st.data(), reject=st.booleans())
     def deliver(self, data: st.DataObject, reject: bool) -> None:

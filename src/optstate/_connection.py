@@ -26,7 +26,7 @@ the small :class:`Ledger` interface below: it never sees the store.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Generic, Protocol, TypeVar
 
 import attrs
@@ -186,7 +186,10 @@ class Connection(Generic[S]):
         self._sent: S | None = None
         self._needs_reconnect: tuple[Refusal, ...] = ()
         self._overruled: tuple[Overruled, ...] = ()
-        self._effective: tuple[Any, Any, Any] | None = None  # (desired, sent, effective)
+        # (desired, sent, written, effective): the last effective desired state. The
+        # written set is part of the key: a write may set a field without changing
+        # the desired object (a value it already held).
+        self._effective: tuple[Any, Any, Any, Any] | None = None
 
     # -- reading -------------------------------------------------------------
 
@@ -236,48 +239,103 @@ class Connection(Generic[S]):
         ledger = self._ledger
         if ledger.closed:
             raise StaleSession(f"session {ledger.id} is closed")
-        codec = self._codec
         lock = ledger.lock
         if not lock.acquire(False):
             lock.wait()
         try:
             desired, written = ledger.view()
-            sent = self._sent
-            after: S | None
-            if self._fresh or sent is None:
-                # What to send, and what the new connection's server holds: it may
-                # already refuse something (voice, if the model spoke before our
-                # first update).
-                change, held, after = ledger.connect(codec, desired, written)
-                refused = tuple(codec.refusals(held, change, audio_started=self._audio_started))
-                if refused:
-                    change = change.without({r.path for r in refused})
-                    after = apply(held, change)
-            elif sent is desired:
-                self._needs_reconnect = ()
-                return None
-            else:
-                held = sent
-                change, refused, after = ledger.step(codec, sent, desired, written, self._audio_started)
-            self._needs_reconnect = refused
-            if not change:
-                return None
-            n = self._n = self._n + 1
-            event = codec.encode(change, event_id=f"{ledger.event_prefix}{n}")
-            if event is None:
-                return None
-            self._sent = after
-            self._fresh = False
-            inflight = self._inflight
-            if not inflight:
-                self._inflight = [_InFlight(n, change)]
-            elif len(inflight) < MAX_IN_FLIGHT:
-                inflight.append(_InFlight(n, change))
-            else:
-                inflight[-1].merge(n, change)
-            return event
+            return self._send(self._step(desired, written))
         finally:
             lock.release()
+
+    @staticmethod
+    def sync_all(connections: Iterable[Connection[Any]]) -> list[dict[str, Any] | None]:
+        """``[c.sync() for c in connections]``, with the work shared between
+        connections in the same state.
+
+        After a model-level write, the sessions on the shared defaults have the
+        same sent, desired and written objects (and codec): the first of a run of
+        such connections works out what to send as :meth:`sync` does, the others
+        take the same change, refusals and state after, and only number and
+        encode their own event (every event has its own id and its own dicts).
+        Results, errors and every connection's state afterwards are those of
+        calling :meth:`sync` on each in turn.
+        """
+        out: list[dict[str, Any] | None] = []
+        same: tuple[Any, ...] = ()  # (sent, desired, written, codec, audio_started) of `step`
+        step: tuple[Patch, tuple[Refusal, ...], Any] | None = None
+        for c in connections:
+            ledger = c._ledger
+            if ledger.closed:
+                raise StaleSession(f"session {ledger.id} is closed")
+            lock = ledger.lock
+            if not lock.acquire(False):
+                lock.wait()
+            try:
+                desired, written = ledger.view()
+                sent = c._sent
+                if not (
+                    same
+                    and sent is same[0]
+                    and desired is same[1]
+                    and written is same[2]
+                    and c._codec is same[3]
+                    and c._audio_started is same[4]
+                    and not c._fresh
+                ):
+                    step = c._step(desired, written)
+                    fresh = c._fresh or sent is None
+                    same = () if fresh else (sent, desired, written, c._codec, c._audio_started)
+                out.append(c._send(step))
+            finally:
+                lock.release()
+        return out
+
+    def _step(self, desired: S, written: frozenset[str]) -> tuple[Patch, tuple[Refusal, ...], S] | None:
+        """What goes out next for ``desired`` (and the ``written`` paths): ``(change,
+        refusals, state after)``, or ``None`` when sent already is desired. Under
+        the lock; changes nothing."""
+        ledger = self._ledger
+        codec = self._codec
+        sent = self._sent
+        if self._fresh or sent is None:
+            # What to send, and what the new connection's server holds: it may
+            # already refuse something (voice, if the model spoke before our
+            # first update).
+            change, held, after = ledger.connect(codec, desired, written)
+            refused = tuple(codec.refusals(held, change, audio_started=self._audio_started))
+            if refused:
+                change = change.without({r.path for r in refused})
+                after = apply(held, change)
+            return change, refused, after
+        if sent is desired:
+            return None
+        return ledger.step(codec, sent, desired, written, self._audio_started)
+
+    def _send(self, step: tuple[Patch, tuple[Refusal, ...], S] | None) -> dict[str, Any] | None:
+        """Number and encode the update ``step`` says (see :meth:`_step`), move
+        *sent* forward and put the update in flight. Under the lock."""
+        if step is None:
+            self._needs_reconnect = ()
+            return None
+        change, refused, after = step
+        self._needs_reconnect = refused
+        if not change:
+            return None
+        n = self._n = self._n + 1
+        event = self._codec.encode(change, event_id=f"{self._ledger.event_prefix}{n}")
+        if event is None:
+            return None
+        self._sent = after
+        self._fresh = False
+        inflight = self._inflight
+        if not inflight:
+            self._inflight = [_InFlight(n, change)]
+        elif len(inflight) < MAX_IN_FLIGHT:
+            inflight.append(_InFlight(n, change))
+        else:
+            inflight[-1].merge(n, change)
+        return event
 
     @property
     def desired(self) -> S:
@@ -289,15 +347,15 @@ class Connection(Generic[S]):
         if sent is None or sent is desired:
             return desired
         cached = self._effective
-        if cached is not None and cached[0] is desired and cached[1] is sent:
-            return cached[2]  # type: ignore[no-any-return]
+        if cached is not None and cached[0] is desired and cached[1] is sent and cached[2] is written:
+            return cached[3]  # type: ignore[no-any-return]
         full = self._ledger.shared_diff(sent, desired)
         theirs = [p for p in full._leaves() if p not in written]
         effective = desired
         if theirs:
             with reading():  # the server's values: an Unknown one among them is admitted
                 effective = apply(desired, patch(type(desired), {p: get(sent, p) for p in theirs}))
-        self._effective = (desired, sent, effective)
+        self._effective = (desired, sent, written, effective)
         return effective
 
     def on_server_event(self, event: Mapping[str, Any]) -> Rejection | None:

@@ -26,9 +26,11 @@ and capabilities follow the options only where the plugin itself makes them
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import logging
 import secrets
+import weakref
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, Final
@@ -273,6 +275,8 @@ class ModelAdapter:
         self.mirrored: RealtimeOptions | None = None
         # (id(since), id(state)) -> (since, state, mirror_moves(since, state)); see moves().
         self.moves_memo: dict[tuple[int, int], tuple[Any, Any, tuple[tuple[str, Any], ...]]] = {}
+        #: mirror_moves for a session's own state (its diff found in the store's memo).
+        self.own_moves = functools.partial(mirror_moves, differ=self.store.shared_diff)
         _install(model, "update_options", self.update_options)
         _install(model, "session", self.session)
         _shadow(model, ATTR, self)
@@ -294,8 +298,11 @@ class ModelAdapter:
         links = self.links()
         self.store.write(change)
         self.mirror()
-        for link in links:
-            link.after_write()
+        # One pass for every session (sessions on shared state share the work).
+        events = SessionState.sync_all([link.state for link in links])
+        for link, event in zip(links, events, strict=True):
+            link.sent(event)
+            link.mirror()
 
     def session(self, *args: Any, **kwargs: Any) -> Any:
         """The plugin's ``session()``, with the new session linked to the store."""
@@ -353,7 +360,16 @@ class ModelAdapter:
     def links(self) -> list[SessionLink]:
         """The links of the model's live sessions (linking any not linked yet)."""
         out = []
-        for session in list(getattr(self.model, "_sessions", ())):
+        sessions = getattr(self.model, "_sessions", ())
+        if type(sessions) is weakref.WeakSet:
+            # Its references, copied at once (WeakSet's own iterator is a generator
+            # guarded against changes, several times slower per session).
+            found = [ref() for ref in list(sessions.data)]  # type: ignore[attr-defined]
+        else:
+            found = list(sessions)
+        for session in found:
+            if session is None:
+                continue
             channel = getattr(session, "_msg_ch", None)
             if channel is not None and channel.closed:
                 continue
@@ -580,7 +596,10 @@ class SessionLink:
         if self.own_opts is None or self.state.closed:
             return
         desired = self.state.desired
-        changed = _mirror(self.own_opts, desired, self.mirrored, self.adapter.moves)
+        adapter = self.adapter
+        # Only the model's defaults object is shared between sessions: remember its moves.
+        moves = adapter.moves if desired is adapter.store.defaults else adapter.own_moves
+        changed = _mirror(self.own_opts, desired, self.mirrored, moves)
         self.mirrored = desired
         caps, derive = self.own_caps, self.adapter.turn_taking
         if caps is not None and derive is not None:
@@ -593,10 +612,15 @@ class SessionLink:
         """Send the session what the server lacks, through the plugin's queue."""
         if self.state.closed:
             return
-        event = self.state.sync()
+        self.sent(self.state.sync())
+
+    def sent(self, event: dict[str, Any] | None) -> None:
+        """Put the event a sync gave on the plugin's queue (if any), and warn of
+        what the live server refuses."""
         if event is not None:
             self.session.send_event(event)
-        self.report_refused()
+        if self.warned or self.state.needs_reconnect:
+            self.report_refused()
 
     def report_refused(self) -> None:
         """Warn once per change the live server refuses (voice after audio,

@@ -12,7 +12,7 @@ from .._patch import Patch, full_patch
 from ._dialects import FLAT_DIALECTS
 from ._rules import refusals
 from ._schema import RealtimeOptions
-from ._wire import Dialect, copy_json, decode, encode, session_update
+from ._wire import Copies, Dialect, decode, encode, session_update
 
 __all__ = ["OpenAICodec"]
 
@@ -26,8 +26,8 @@ class OpenAICodec:
     rules of :func:`refusals`, and what a new connection must be sent."""
 
     dialect: Dialect = attrs.field(default="ga", validator=attrs.validators.in_(("ga", *FLAT_DIALECTS)))
-    # ``[(change, its session object or None)]``: the change encoded last and, once
-    # it was encoded a second time, a session object kept untouched to copy (a
+    # ``[(change, its copier or None)]``: the change encoded last and, once it was
+    # encoded a second time, what makes a fresh copy of its session object (a
     # one-item box: the record itself is frozen).
     _last: list[Any] = attrs.field(factory=lambda: [None], init=False, eq=False, repr=False)
 
@@ -36,17 +36,18 @@ class OpenAICodec:
 
         After a model-level write, the sessions on shared state encode the same
         change object one after another: from the third on, the session object
-        is copied from one kept from the second instead of being encoded again.
-        Every event has its own dicts (a caller may change its event)."""
+        is a copy of one kept from the second (:class:`Copies`) instead of being
+        encoded again. Every event has its own dicts (a caller may change its
+        event)."""
         box = self._last
         last = box[0]
         if last is not None and last[0] is change:
-            kept = last[1]
-            if kept is not None:
-                return session_update(copy_json(kept), event_id)
+            copies = last[1]
+            if copies is not None:
+                return session_update(copies(), event_id)
             event = encode(change, self.dialect, event_id=event_id)
             if event is not None:
-                box[0] = (change, copy_json(event["session"]))
+                box[0] = (change, Copies(event["session"]))
             return event
         box[0] = (change, None)
         return encode(change, self.dialect, event_id=event_id)

@@ -15,8 +15,8 @@ server behaves that way already.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Literal
+from collections.abc import Callable, Mapping
+from typing import Any, Final, Literal
 
 from pyrsistent import pmap, pvector
 
@@ -84,17 +84,79 @@ def session_update(session: dict[str, Any], event_id: str | None) -> dict[str, A
     return event
 
 
-def copy_json(value: dict[str, Any]) -> dict[str, Any]:
-    """A copy of a JSON object tree: every dict and list in it new, the rest shared
+def copy_json(value: Any) -> Any:
+    """A copy of a JSON tree: every dict and list in it new, the rest shared
     (strings, numbers, ``None`` are immutable)."""
-    out = value.copy()
-    for key, item in value.items():
-        kind = type(item)
+    kind = type(value)
+    if kind is dict:
+        return {key: copy_json(item) for key, item in value.items()}
+    if kind is list:
+        return [copy_json(item) for item in value]
+    return value
+
+
+class Copies:
+    """Fresh copies of one JSON object tree (a session object sent to many sessions).
+
+    The first :data:`TEMPLATE_AFTER` copies walk the tree (:func:`copy_json`);
+    after that, a small tree (at most :data:`TEMPLATE_NODES` dicts, lists and
+    values) is copied by a function compiled for it, one dict and list display
+    that Python builds without a call per node (the values are shared: they are
+    immutable). A copy made either way equals the tree and shares no dict or
+    list with it or with another copy.
+    """
+
+    __slots__ = ("_left", "_make", "_tree")
+
+    def __init__(self, tree: dict[str, Any]) -> None:
+        self._tree = copy_json(tree)  # kept untouched: the caller may change ``tree``
+        self._left = TEMPLATE_AFTER
+        self._make: Callable[[], dict[str, Any]] | None = None
+
+    def __call__(self) -> dict[str, Any]:
+        make = self._make
+        if make is not None:
+            return make()
+        self._left -= 1
+        if self._left == 0:
+            self._make = _template(self._tree)
+        return copy_json(self._tree)  # type: ignore[no-any-return]
+
+
+#: How many copies :class:`Copies` makes by walking before it compiles a template.
+TEMPLATE_AFTER: Final = 16
+#: The largest tree (dicts, lists and values) :class:`Copies` compiles a template for.
+TEMPLATE_NODES: Final = 64
+
+
+def _template(tree: dict[str, Any]) -> Callable[[], dict[str, Any]] | None:
+    """A function returning a fresh copy of ``tree`` (``None`` when it is too big)."""
+    values: list[Any] = []
+
+    def source(value: Any) -> str:
+        if len(values) > TEMPLATE_NODES:
+            raise _TooBig
+        kind = type(value)
         if kind is dict:
-            out[key] = copy_json(item)
-        elif kind is list:
-            out[key] = [copy_json(x) if type(x) is dict else list(x) if type(x) is list else x for x in item]
-    return out
+            values.append(None)  # counts the node
+            return "{" + ", ".join(f"{key!r}: {source(item)}" for key, item in value.items()) + "}"
+        if kind is list:
+            values.append(None)
+            return "[" + ", ".join(source(item) for item in value) + "]"
+        values.append(value)
+        return f"v[{len(values) - 1}]"
+
+    try:
+        body = source(tree)
+    except _TooBig:
+        return None
+    # The keys are JSON object keys (strings, shown with repr); values are indexed.
+    made: Callable[[], dict[str, Any]] = eval(f"lambda v=v: {body}", {"v": tuple(values)})
+    return made
+
+
+class _TooBig(Exception):
+    pass
 
 
 def encode_session(state: RealtimeOptions, dialect: Dialect = "ga") -> dict[str, Any]:
