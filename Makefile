@@ -79,8 +79,17 @@ demo: $(STAMP) $(FRAMEWORKS:%=.venv-%/.installed)
 	done
 	$(BIN)/python -m optstate demo --examples $(DEMO_EXAMPLES) --also $(FRAMEWORKS:%=$(DEMO_DIR)/%.json)
 
-## make bench: run bench/ and write bench/RESULTS.md
-bench: $(STAMP)
+## make bench: run bench/ and write bench/RESULTS.md. The harness benchmark first runs in
+## .venv-lk15 and each further framework's environment; python -m bench merges their reports.
+BENCH_DIR := .bench
+bench: $(STAMP) $(STAMP15) $(FRAMEWORKS:%=.venv-%/.installed)
+	@mkdir -p $(BENCH_DIR)
+	@for env in lk15 $(FRAMEWORKS); do \
+		py=.venv-$$env/bin/python; [ $$env != lk15 ] || py=$(VENV15)/bin/python; \
+		echo "bench_harness in $${py%/bin/python} (log: $(BENCH_DIR)/$$env.log)"; \
+		$$py -m bench.bench_harness --extra $$env --json $(BENCH_DIR)/$$env.json \
+			> $(BENCH_DIR)/$$env.log 2>&1 || { cat $(BENCH_DIR)/$$env.log; exit 1; }; \
+	done
 	$(BIN)/python -m bench
 
 ## make soak: thousands of random writes over several sessions with random drops and
@@ -131,4 +140,4 @@ package-check:
 	@echo "package-check: ok"
 
 clean:
-	rm -rf $(VENV) $(VENV15) $(VENVDOCS) $(FRAMEWORKS:%=.venv-%) $(DEMO_DIR) docs/_build .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(VENV15) $(VENVDOCS) $(FRAMEWORKS:%=.venv-%) $(DEMO_DIR) $(BENCH_DIR) docs/_build .pytest_cache .mypy_cache .ruff_cache .hypothesis

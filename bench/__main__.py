@@ -28,6 +28,7 @@ MODULES = [
     "bench.bench_fanout",
     "bench.bench_contention",
     "bench.bench_memory",
+    "bench.bench_harness",
 ]
 
 

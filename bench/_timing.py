@@ -35,7 +35,8 @@ class Timing:
 class Row:
     """One result line: ``timing`` of optstate against ``base`` (the baseline's own
     timing, measured in the same run); ``ratio`` is optstate ÷ baseline (see :func:`ratio`).
-    ``unit`` is ``"s"`` for per-call seconds, or ``"B"`` when both hold bytes."""
+    ``unit`` is ``"s"`` for per-call seconds, ``"B"`` when both hold bytes, or ``"/s"``
+    when both hold rates (calls per second)."""
 
     scenario: str
     timing: Timing
@@ -46,6 +47,8 @@ class Row:
 
     def shown(self, t: Timing) -> str:
         """``t`` in this row's unit."""
+        if self.unit == "/s":
+            return f"{t.median:.1f}/s ± {t.spread / 2:.1f}"
         return f"{t.median:.0f} B" if self.unit == "B" else t.us()
 
 

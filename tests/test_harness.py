@@ -189,7 +189,8 @@ class SessionOnlyToy(ToyDriver):
 
 class TestEveryBug:
     def test_two_independent_bugs_give_two_reports(self) -> None:
-        """A toy with two independent bugs yields both, each with its own minimal program."""
+        """A toy with two independent bugs yields both, each with its own minimal program
+        and when it was first seen (programs run, seconds into the check)."""
         result = check(lambda: TwoBugToy(broken=False), examples=300, seed_value=0)
         assert not result.ok
         found = [(b.property, b.paths) for b in result.bugs]
@@ -200,6 +201,10 @@ class TestEveryBug:
         assert result.report.count("minimal program:") == 2
         assert view.found_after > 0
         assert noop.found_after > 0
+        assert 0 < view.found_after_seconds < result.seconds
+        assert 0 < noop.found_after_seconds < result.seconds
+        first, second = sorted(result.bugs, key=lambda b: b.found_after)
+        assert first.found_after_seconds < second.found_after_seconds
         assert result.cells()["server's view"] == view.first_line
         assert result.cells()["no-op sends nothing"] == noop.first_line
 

@@ -137,7 +137,9 @@ class Bug:
     with the rejections and reconnects before it, e.g. ``after reject s0:
     model.update_options(voice='alloy')``; the last line when there is none),
     ``found_after`` (programs run when it was first seen), ``report`` (the
-    property, the evidence and the program)."""
+    property, the evidence and the program) and ``found_after_seconds`` (the wall
+    time from the start of :func:`~optstate.testing.check` to that same moment,
+    before any shrinking)."""
 
     property: str
     column: str
@@ -146,6 +148,7 @@ class Bug:
     first_line: str
     found_after: int
     report: str
+    found_after_seconds: float = 0.0
 
 
 def render_matrix(rows: Sequence[tuple[str, Mapping[str, str]]], *, width: int = 60) -> str:
@@ -425,8 +428,9 @@ def same_bug(known: set[Key], found: PropertyFailed, best: PropertyFailed) -> bo
     )
 
 
-def bug_of(failure: PropertyFailed, found_after: int) -> Bug:
-    """The :class:`Bug` record of a minimised failure first seen after ``found_after`` programs."""
+def bug_of(failure: PropertyFailed, found_after: int, found_after_seconds: float = 0.0) -> Bug:
+    """The :class:`Bug` record of a minimised failure first seen after ``found_after``
+    programs, ``found_after_seconds`` into the check."""
     program = tuple(failure.render(op, index, kwargs) for op, index, kwargs in failure.ops)
     first, after = program[-1], []
     for (op, index, _), line in zip(failure.ops[2:], program[2:], strict=True):
@@ -436,4 +440,5 @@ def bug_of(failure: PropertyFailed, found_after: int) -> Bug:
         first = f"after {', '.join(after)}: {line}" if after else line
         break
     column = property_named(failure.prop).column
-    return Bug(failure.prop, column, failure.paths, program, first, found_after, failure.report())
+    report = failure.report()
+    return Bug(failure.prop, column, failure.paths, program, first, found_after, report, found_after_seconds)

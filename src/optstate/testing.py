@@ -493,7 +493,7 @@ def _check_machine(
     spent = ran = 0  # programs that counted against the budget / run in all
     run = 0
     while len(bugs) < max_bugs and spent < examples:
-        count, found_at, failure = _one_run(
+        count, found_at, seen_at, failure = _one_run(
             machine, known, examples - spent, seed_value + run, steps, progress
         )
         run += 1
@@ -506,7 +506,7 @@ def _check_machine(
             print(f"\n  failure found after {spent} programs; minimising", file=progress, flush=True)
         smallest = minimize(failure, functools.partial(_replay, machine), functools.partial(same_bug, known))
         if not failure_keys(smallest) <= known:
-            bugs.append(bug_of(smallest, spent))
+            bugs.append(bug_of(smallest, spent, seen_at - started))
         known |= failure_keys(smallest) | failure_keys(failure)
     if progress is not None:
         print(file=progress)
@@ -531,12 +531,14 @@ def _one_run(
     seed_value: int,
     steps: int,
     progress: TextIO | None,
-) -> tuple[int, int, PropertyFailed | None]:
+) -> tuple[int, int, float, PropertyFailed | None]:
     """One Hypothesis run in which the ``known`` bugs end a program as passing: the
-    programs it ran, how many when the first new failure was seen, and that failure
-    (shrunk by Hypothesis), or None when every program passed."""
+    programs it ran, how many when the first new failure was seen, the moment
+    (``time.monotonic()``) it was seen, and that failure (shrunk by Hypothesis), or
+    ``0, 0.0, None`` for the last three when every program passed."""
     count = [0]
     found_at = [0]
+    seen_at = [0.0]
 
     class Runner(machine):  # type: ignore[misc, valid-type]
         def __init__(self) -> None:
@@ -551,7 +553,7 @@ def _one_run(
             if failure_keys(failure) <= known:
                 raise _EndProgram
             if not found_at[0]:
-                found_at[0] = count[0]
+                found_at[0], seen_at[0] = count[0], time.monotonic()
             raise super().failed(failure)  # failed() raises; `raise` tells mypy so
 
     Runner.__name__ = Runner.__qualname__ = machine.__name__
@@ -568,8 +570,8 @@ def _one_run(
     try:
         run_state_machine_as_test(seed(seed_value)(Runner), settings=options)
     except PropertyFailed as e:
-        return count[0], found_at[0] or count[0], e
-    return count[0], 0, None
+        return count[0], found_at[0] or count[0], seen_at[0] or time.monotonic(), e
+    return count[0], 0, 0.0, None
 
 
 def _replay(machine: type[OptionsMachine], ops: list[Op]) -> PropertyFailed | None:
