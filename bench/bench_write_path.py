@@ -29,13 +29,9 @@ from typing import Any
 
 from livekit.plugins.openai.realtime import RealtimeModel
 
-import optstate
 import optstate.livekit
-import optstate.openai
-from optstate.livekit._convert import to_change
-from optstate.openai import RealtimeOptions
 
-from ._timing import Row, Target, interleaved, measure, ratio, settings, within
+from ._timing import Row, Target, interleaved, ratio, settings, within
 
 SPEEDS = (1.25, 1.5)
 STOCK = "stock update_options"
@@ -128,58 +124,101 @@ def run(*, quick: bool = False) -> list[Row]:
     return asyncio.run(main())
 
 
+#: The target (the issue's "correct and no slower") and the aim, as ratios to the stock
+#: plugin's update_options with its own serialisation.
+TARGET, AIM = 1.0, 0.5
+
+
 def targets(rows: list[Row]) -> list[Target]:
-    """The session-level write path ≤ 0.5x the stock plugin's, serialisation included."""
+    """The session-level write path ≤ 1.0x the stock plugin's, serialisation
+    included (and, as a second row, the aim: ≤ 0.5x)."""
     r = next(r for r in rows if r.scenario.startswith("write path, session") and r.baseline == STOCK_JSON)
-    return [
-        Target(
-            "write path (session.update_options(speed) to JSON) ≤ 0.5x stock + serialisation",
-            f"{r.ratio:.2f}x ({r.timing.median * 1e6:.2f} µs vs {r.base.median * 1e6:.2f} µs)",
-            r.ratio <= 0.5,
-            note=note(r) if r.ratio > 0.5 or within(r.ratio, 0.5) else "",
-            profile=profile_statement() if r.ratio > 0.5 or within(r.ratio, 0.5) else None,
-            close=within(r.ratio, 0.5),
+    measured = f"{r.ratio:.2f}x ({r.timing.median * 1e6:.2f} µs vs {r.base.median * 1e6:.2f} µs)"
+    out = []
+    explained = False
+    for limit, name in ((TARGET, "target"), (AIM, "aim")):
+        near = r.ratio > limit or within(r.ratio, limit)
+        # One explanation (the costlier part of the report) for the strictest limit missed.
+        explain = near and not explained
+        explained = explained or explain
+        out.append(
+            Target(
+                f"write path (session.update_options(speed) to JSON) ≤ {limit}x stock + serialisation "
+                f"({name})",
+                measured,
+                r.ratio <= limit,
+                note=note(r) if explain else "",
+                profile=profile_statement() if explain else None,
+                close=within(r.ratio, limit),
+            )
         )
-    ]
+    return out
+
+
+#: What each part of the optstate write path is measured by: the ``SessionLink``
+#: methods replaced by no-ops, cumulatively, in the order the path runs them last.
+_ABLATIONS = (
+    ("the `_opts` mirror (the plugin reads its session's own copy)", ("mirror",)),
+    ("handing the event to `send_event` (here `json.dumps`, as the send task does)", ("sent",)),
+    ("`sync` (what to send, refusals, event id, encode, in-flight record)", ("sync",)),
+    ("the store write (validated apply of the change and its diff, the override and its stamp)", ("write",)),
+)
 
 
 def note(r: Row) -> str:
-    """Why the target is out of reach: the steps no correct write path can skip,
-    each timed alone in this run, against the budget."""
-    old = RealtimeOptions()
-    change = optstate.patch(RealtimeOptions, {"audio.output.speed": 1.5})
-    new = optstate.apply(old, change)
-    event = optstate.openai.encode(change, event_id="optstate_abcdef_1_1")
-    namespace = {
-        "optstate": optstate,
-        "to_change": to_change,
-        "old": old,
-        "new": new,
-        "change": change,
-        "event": event,
-        "json": json,
-    }
-    steps = {
-        "the keyword as a validated one-leaf patch": "to_change({'speed': 1.5})",
-        "`apply` of it (new `audio.output`, `audio` and root records)": "optstate.apply(old, change)",
-        "`diff` (what changed)": "optstate.diff(old, new)",
-        "`encode` (the event dict)": "optstate.openai.encode(change, event_id='e')",
-        "`json.dumps` of the event": "json.dumps(event)",
-    }
-    timed = {name: measure(stmt, namespace=namespace).median for name, stmt in steps.items()}
-    floor = sum(timed.values())
-    budget = r.base.median * 0.5
-    shown = "; ".join(f"{name} {t * 1e6:.2f} µs" for name, t in timed.items())
+    """Where the time of the optstate write path goes: each part measured by
+    leaving it out (the adapter's methods replaced by no-ops, cumulatively, each
+    step timed against the stock path in the same rounds), down to the keyword's
+    translation alone, against the stock plugin's whole path. At the size of
+    the rows (a quick run's rows make quick measurements)."""
+    from optstate.livekit._adapter import SessionLink
+
+    quick = len(r.timing.rounds) < settings(False)["rounds"]
+
+    namespace = profile_statement()[1]
+    rounds = {"optstate": "s_ours.update_options(speed=speed())", STOCK_JSON: f"s_dumped.{_STOCK_CALL}"}
+    saved = {name: SessionLink.__dict__[name] for _, names in _ABLATIONS for name in names}
+    parts: list[tuple[str, float]] = []
+    try:
+        before = ratio_of(rounds, namespace, quick)
+        for label, names in _ABLATIONS:
+            for name in names:
+                setattr(SessionLink, name, _noop_method)
+            after = ratio_of(rounds, namespace, quick)
+            parts.append((label, before - after))
+            before = after
+        parts.append(("the keyword translated and validated into a patch (all that is left)", before))
+    finally:
+        for name, method in saved.items():
+            setattr(SessionLink, name, method)
+    shown = "; ".join(f"{label} {share:.2f}x" for label, share in parts)
     return (
-        f"The budget is {budget * 1e6:.2f} µs (half of the stock {r.base.median * 1e6:.2f} µs). "
-        f"Five steps that a correct write path cannot skip, each timed alone in this process: "
-        f"{shown}. They add up to {floor * 1e6:.2f} µs, {floor / budget:.2f}x the budget, before "
-        "any bookkeeping: the session's override and stamp, the store lock, the `_opts` mirror, "
-        "the event id and the in-flight record that rollback needs. `apply` validates only the "
-        "changed leaf, but still copies every field of the three records it rebuilds (a slot "
-        "store each); `json.dumps` is the same call the stock row makes. The profile is of the "
-        "optstate side alone (one attached session, `send_event` = `json.dumps`), by own time."
+        f"Measured {r.ratio:.2f}x: optstate {r.timing.median * 1e6:.2f} µs against the stock plugin's "
+        f"{r.base.median * 1e6:.2f} µs (its `update_options` compares the keyword with its `_opts`, "
+        "builds one pydantic event, validated in C by pydantic-core, then `model_dump` and "
+        "`json.dumps`). The optstate path in parts, in units of the stock path (each part left out "
+        f"in turn, cumulatively, timed against stock in the same rounds): {shown}. The store write "
+        "is the largest part: `apply` builds the three records on the changed path (a slot store "
+        "for each of their fields, one validated leaf), the session's override, its stamp and the "
+        "written set are updated, and the diff is remembered for the sync and the mirror. Each part "
+        "is a few dozen Python-level calls (about 165 per write in the profile below, where the "
+        "stock path makes about 60, most of them in C). Reaching 1.0x would take the core's hot "
+        "modules (`_patch`, `_store`, `_connection`) compiled, e.g. with mypyc, shipped as "
+        "wheels with the pure-Python modules as the fallback where no wheel fits; not done here."
     )
+
+
+_STOCK_CALL = "update_options(speed=speed())"
+
+
+def _noop_method(self: Any, *args: Any) -> None:
+    return None
+
+
+def ratio_of(rounds: dict[str, str], namespace: dict[str, Any], quick: bool) -> float:
+    """optstate ÷ stock for ``rounds`` (interleaved, paired by round)."""
+    t = interleaved(rounds, namespace=namespace, **settings(quick))
+    return ratio(t["optstate"], t[STOCK_JSON])
 
 
 def profile_statement() -> tuple[str, dict[str, Any]]:

@@ -36,6 +36,7 @@ __all__ = [
     "from_valid_paths",
     "full_patch",
     "get",
+    "one_leaf",
     "patch",
     "set",
 ]
@@ -163,9 +164,19 @@ class Patch(Mapping[str, Any]):
 
 
 def _flatten(p: Patch, prefix: str, out: dict[str, Any]) -> None:
-    for key, value in p._changes.items():
+    # One frame for a chain of single-child merge nodes (the usual one-leaf patch).
+    changes = p._changes
+    while len(changes) == 1:
+        ((key, value),) = changes.items()
         name = key if type(key) is str else f"{key}"  # a hand-built Patch may have any key
-        if type(value) is Patch:  # Patch is final
+        if type(value) is not Patch:  # Patch is final
+            out[prefix + name] = value
+            return
+        prefix = prefix + name + "."
+        changes = value._changes
+    for key, value in changes.items():
+        name = key if type(key) is str else f"{key}"
+        if type(value) is Patch:
             _flatten(value, prefix + name + ".", out)
         else:
             out[prefix + name] = value
@@ -568,6 +579,19 @@ def check_leaf(f: FieldSpec, value: Any, path: str) -> Any:
 
 def _freeze(tree: dict[str, Any]) -> Patch:
     return Patch._of({k: _freeze(v) if isinstance(v, dict) else v for k, v in tree.items()})
+
+
+def one_leaf(names: tuple[str, ...], value: Any) -> Patch:
+    """The patch setting the one leaf at ``names`` (its path, split) to ``value``,
+    which was already validated (no schema check); its leaves are known at once."""
+    p = _new(Patch)
+    p._changes, p._paths = {names[-1]: value}, None
+    for name in reversed(names[:-1]):
+        up = _new(Patch)
+        up._changes, up._paths = {name: p}, None
+        p = up
+    p._paths = {".".join(names): value}
+    return p
 
 
 def from_valid_paths(paths: Mapping[str, Any]) -> Patch:

@@ -236,11 +236,12 @@ def mirror_moves(
 ) -> tuple[tuple[str, Any], ...]:
     """``(keyword, livekit value)`` for each mirrored option that differs between
     ``since`` and ``state``, the value as the plugin keeps it in ``_opts``."""
-    return tuple(
-        (keyword, cv.from_leaf(keyword, value))
-        for path, value in differ(since, state)._leaves().items()
-        if (keyword := _MIRROR_KEYWORDS.get(path)) is not None
-    )
+    out = []
+    for path, value in differ(since, state)._leaves().items():
+        keyword = _MIRROR_KEYWORDS.get(path)
+        if keyword is not None:
+            out.append((keyword, cv.from_leaf(keyword, value)))
+    return tuple(out)
 
 
 def _renamed(e: InvalidOption) -> InvalidOption:

@@ -49,7 +49,7 @@ from openai.types.realtime.realtime_tracing_config import TracingConfiguration
 from pydantic import BaseModel
 
 from .. import InvalidOption, Patch, apply, patch
-from .._patch import EMPTY, check_leaf
+from .._patch import EMPTY, check_leaf, one_leaf
 from .._record import MERGE, FieldSpec, specs_by_name
 from ..openai import PLUGIN_KEYWORDS, Dialect, RealtimeOptions, ToolChoiceFunction, decode_update, to_json
 
@@ -180,11 +180,7 @@ def _leaf_patch(keyword: str, value: Any) -> Patch:
     path = PATHS[keyword]
     names, spec = _leaf_spec(path)
     leaf = _checked(keyword, value, path, spec)
-    out = Patch._of({names[-1]: leaf})
-    for name in reversed(names[:-1]):
-        out = Patch._of({name: out})
-    out._paths = {path: leaf}  # its one leaf, known already
-    return out
+    return one_leaf(names, leaf)
 
 
 def _leaf_spec(path: str) -> tuple[tuple[str, ...], FieldSpec]:
