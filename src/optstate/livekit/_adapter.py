@@ -1,16 +1,18 @@
 """The glue between one livekit ``RealtimeModel`` (and its sessions) and a Store.
 
-Everything is installed on the *instances* (never on the plugin's classes), so
-other models in the process keep the stock behaviour:
+Nothing changes on the plugin's classes, so other models and sessions in the
+process keep the stock behaviour:
 
-* on the model: ``update_options`` (a model-level store write) and ``session``
-  (every new session is linked as it is created);
-* on each session: ``update_options`` (a session-level write),
-  ``update_instructions`` and ``update_tools`` (session-level writes of
-  ``instructions`` and ``tools``), ``_create_session_update_event`` (what the
-  plugin's reconnect sends first: rebuilt from the store), and
-  ``_create_tools_update_event`` (the reconnect's tools replay: restated from
-  the store), ``aclose``; plus listeners on the plugin's
+* on the model instance: ``update_options`` (a model-level store write) and
+  ``session`` (every new session is linked as it is created);
+* each linked session becomes an instance of its class's linked subclass (one
+  per plugin class, made once, same name, no added slot): its
+  ``update_options`` (a session-level write), ``update_instructions`` and
+  ``update_tools`` (session-level writes of ``instructions`` and ``tools``),
+  ``_create_session_update_event`` (what the plugin's reconnect sends first:
+  rebuilt from the store), ``_create_tools_update_event`` (the reconnect's
+  tools replay: restated from the store) and ``aclose`` go to the session's
+  :class:`SessionLink`; plus listeners on the plugin's
   ``openai_server_event_received`` and ``openai_client_event_queued`` events.
 
 Which plugin behaviours exist is detected on the objects, not from version
