@@ -59,6 +59,7 @@ import optstate.livekit
 from optstate import Store
 from optstate.openai import RealtimeOptions
 
+from ._livekit import cut_off_session
 from ._timing import Row, Target, Timing, interleaved, measure, ratio, settings, within
 
 SPEEDS = (1.25, 1.5)
@@ -135,16 +136,6 @@ def _stock_send(event: Any) -> str:
     return json.dumps(event.model_dump(by_alias=True, exclude_unset=True, exclude_defaults=False))
 
 
-async def _session(model: Any) -> Any:
-    """A session of ``model`` whose connection task is cancelled before it runs."""
-    session = model.session()
-    task = session._main_atask
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-    return session
-
-
 def _check(model: Any, sessions: list[Any], send: Callable[[Any], str], speed: float) -> None:
     """One ``model.update_options(speed=speed)`` gives each session exactly one
     event, whose JSON text (made by ``send``) carries that speed and nothing else."""
@@ -164,8 +155,8 @@ async def _lk_setup(n: int) -> dict[str, Any]:
     serialisation as ``send_event``."""
     stock = RealtimeModel(api_key="sk-bench", base_url=URL)
     ours = optstate.livekit.attach(RealtimeModel(api_key="sk-bench", base_url=URL))
-    s_stock = [await _session(stock) for _ in range(n)]
-    s_ours = [await _session(ours) for _ in range(n)]
+    s_stock = [await cut_off_session(stock) for _ in range(n)]
+    s_ours = [await cut_off_session(ours) for _ in range(n)]
     _check(stock, s_stock, _stock_send, SPEEDS[0])
     _check(ours, s_ours, _ours_send, SPEEDS[0])
     for s in s_stock:

@@ -54,6 +54,7 @@ import optstate.livekit
 from optstate import Store
 from optstate.openai import RealtimeOptions
 
+from ._livekit import cut_off_session
 from ._timing import Row, Target, Timing, within
 
 STOCK = "stock: dataclasses.replace(model._opts) per session"
@@ -110,16 +111,6 @@ def run_store(*, quick: bool = False) -> list[Row]:
     return [Row(k, _bytes(v), STOCK, base, v / stock, unit="B") for k, v in scenarios.items()]
 
 
-async def _session(model: Any) -> Any:
-    """A session of ``model`` whose connection task is cancelled before it runs."""
-    session = model.session()
-    task = session._main_atask
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-    return session
-
-
 async def _close(sessions: list[Any], model: Any) -> None:
     for session in sessions:
         with contextlib.suppress(Exception, asyncio.CancelledError):
@@ -155,14 +146,14 @@ class Held:
 async def _held(model: Any, n: int, *, census: bool = False) -> Held:
     """Bytes allocated by ``n`` ``model.session()`` calls and still held after
     ``gc.collect()`` (tracemalloc). Closes the sessions and the model afterwards."""
-    sessions = [await _session(model)]  # the model's first session: one-time costs
+    sessions = [await cut_off_session(model)]  # the model's first session: one-time costs
     types_before = _census() if census else Counter()
     gc.collect()
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]
         for _ in range(n):
-            sessions.append(await _session(model))
+            sessions.append(await cut_off_session(model))
         gc.collect()
         after = tracemalloc.get_traced_memory()[0]
         snapshot = tracemalloc.take_snapshot()

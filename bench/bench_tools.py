@@ -32,6 +32,7 @@ from pydantic import BaseModel
 
 import optstate.livekit
 
+from ._livekit import cut_off_session
 from ._timing import Row, Target, interleaved, ratio, settings, within
 
 STOCK = "stock update_tools"
@@ -83,15 +84,6 @@ def _dump(event: Any) -> None:
     json.dumps(event)
 
 
-async def _session(model: Any) -> Any:
-    session = model.session()
-    task = session._main_atask
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-    return session
-
-
 async def _setup(n: int) -> dict[str, Any]:
     url = "ws://127.0.0.1:9/v1"
     models = (
@@ -99,7 +91,7 @@ async def _setup(n: int) -> dict[str, Any]:
         RealtimeModel(api_key="sk-bench", base_url=url),
         optstate.livekit.attach(RealtimeModel(api_key="sk-bench", base_url=url)),
     )
-    s_stock, s_dumped, s_ours = [await _session(m) for m in models]
+    s_stock, s_dumped, s_ours = [await cut_off_session(m) for m in models]
     s_stock.send_event = _noop
     s_dumped.send_event = _dump
     sent: list[Any] = []

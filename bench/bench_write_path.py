@@ -31,6 +31,7 @@ from livekit.plugins.openai.realtime import RealtimeModel
 
 import optstate.livekit
 
+from ._livekit import cut_off_session
 from ._timing import Row, Target, interleaved, ratio, settings, within
 
 SPEEDS = (1.25, 1.5)
@@ -50,15 +51,6 @@ def _json(event: Any) -> None:
     json.dumps(event)
 
 
-async def _session(model: Any) -> Any:
-    session = model.session()
-    task = session._main_atask
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-    return session
-
-
 async def _setup() -> dict[str, Any]:
     """Two stock models (send_event no-op / serialising) and one attached, one
     session each, cut off the network."""
@@ -66,7 +58,7 @@ async def _setup() -> dict[str, Any]:
     stock = RealtimeModel(api_key="sk-bench", base_url=url)
     dumped = RealtimeModel(api_key="sk-bench", base_url=url)
     ours = optstate.livekit.attach(RealtimeModel(api_key="sk-bench", base_url=url))
-    s_stock, s_dumped, s_ours = [await _session(m) for m in (stock, dumped, ours)]
+    s_stock, s_dumped, s_ours = [await cut_off_session(m) for m in (stock, dumped, ours)]
     s_stock.send_event = _noop
     s_dumped.send_event = _dump
     sent: list[str] = []

@@ -236,17 +236,7 @@ class Connection(Generic[S]):
         forward. Changes the live server would refuse are left out and listed in
         :attr:`needs_reconnect`.
         """
-        ledger = self._ledger
-        if ledger.closed:
-            raise StaleSession(f"session {ledger.id} is closed")
-        lock = ledger.lock
-        if not lock.acquire(False):
-            lock.wait()
-        try:
-            desired, written = ledger.view()
-            return self._send(self._step(desired, written))
-        finally:
-            lock.release()
+        return Connection.sync_all((self,))[0]
 
     @staticmethod
     def sync_all(connections: Iterable[Connection[Any]]) -> list[dict[str, Any] | None]:
