@@ -49,7 +49,11 @@ class Row:
         """``t`` in this row's unit."""
         if self.unit == "/s":
             return f"{t.median:.1f}/s ± {t.spread / 2:.1f}"
-        return f"{t.median:.0f} B" if self.unit == "B" else t.us()
+        if self.unit == "B":
+            return f"{t.median:.0f} B"
+        if t.median >= 0.1:  # a whole check, a time to failure: seconds read better
+            return f"{t.median:.3f} s ± {t.spread / 2:.3f}"
+        return t.us()
 
 
 @attrs.frozen
