@@ -11,6 +11,8 @@ STAMP15 := $(VENV15)/.installed
 VENVDOCS ?= .venv-docs
 STAMPDOCS := $(VENVDOCS)/.installed
 LINTED := src tests bench examples docs tools
+# pytest-xdist workers for the test targets (auto: one per core).
+PYTEST_WORKERS ?= auto
 
 # One pinned virtual environment per further framework (requirements/constraints-<name>.txt),
 # each with its own CI stage.
@@ -54,16 +56,16 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 pytest: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
 ## make test-lk15: the livekit tests again on livekit-plugins-openai 1.5.6
 test-lk15: $(STAMP15)
-	$(VENV15)/bin/pytest -m livekit
+	$(VENV15)/bin/pytest -n $(PYTEST_WORKERS) -m livekit
 
 ## make test-pipecat / test-agents / test-xai: that framework's driver tests in its own
 ## pinned environment (.venv-<name>, pytest -m <name>)
 $(FRAMEWORKS:%=test-%): test-%: .venv-%/.installed
-	.venv-$*/bin/pytest -m $*
+	.venv-$*/bin/pytest -n $(PYTEST_WORKERS) -m $*
 
 ## make demo: the main job. Each further framework's drivers run in that framework's
 ## own environment (optstate check --all --json); the demo merges their rows into its matrix.
