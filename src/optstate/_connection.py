@@ -207,7 +207,7 @@ class Connection(Generic[S]):
     @property
     def in_flight(self) -> tuple[str, ...]:
         """The event ids of sent updates the server has not answered yet."""
-        prefix = self._id_prefix()
+        prefix = self._ledger.event_prefix
         return tuple(f"{prefix}{n}" for f in self._inflight for n in range(f.last - f.count + 1, f.last + 1))
 
     @property
@@ -386,10 +386,6 @@ class Connection(Generic[S]):
 
     # -- internals -----------------------------------------------------------
 
-    def _id_prefix(self) -> str:
-        """What this connection's event ids start with (its number follows)."""
-        return self._ledger.event_prefix
-
     def _on_session(self, event: Mapping[str, Any], *, created: bool) -> None:
         # Everything is computed before anything is assigned: a malformed event
         # (it raises) leaves confirmed, sent and the updates in flight as they were.
@@ -496,7 +492,7 @@ class Connection(Generic[S]):
             rolled = Patch()
             if back and not ledger.closed:
                 rolled = ledger.rollback(patch(type(held), back), unless=leaves)
-            shown_id = f"{self._id_prefix()}{rejected.last}" if event_id is None else event_id
+            shown_id = f"{self._ledger.event_prefix}{rejected.last}" if event_id is None else event_id
         # The server's text may echo what it was sent, anywhere in the error: the
         # secrets this session holds (MCP authorization, headers) are scrubbed first.
         error = scrub_data(error, secret_strings((rejected.change, held, desired)))
@@ -516,7 +512,7 @@ class Connection(Generic[S]):
                 return None
             found = inflight[0]
         else:
-            prefix = self._id_prefix()
+            prefix = self._ledger.event_prefix
             if type(event_id) is not str or not event_id.startswith(prefix):
                 return None
             number = event_id[len(prefix) :]

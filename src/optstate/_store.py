@@ -338,11 +338,7 @@ class Store(Generic[S]):
             if self._dead:
                 self._bury()
             model, own = self._model, ledger.own
-            cached = ledger.cache
-            if cached is not None and cached[0] is model and cached[1] is own:
-                before = cached[2]
-            else:
-                before = self._desired(model, own, ledger)
+            before = self._desired(model, own, ledger)
             change = p
             if unless is not None:
                 change = p.without({path for path in p._leaves() if _leaf(before, path) != unless[path]})
@@ -395,10 +391,7 @@ class Store(Generic[S]):
             # ``after`` is what the new overrides say: the next read needs no apply,
             # and the next sync finds diff(before, after) already made.
             ledger.cache = (model, own, after)
-            memo = self._diff_memo
-            if len(memo) > 256:
-                memo.clear()
-            memo[(id(before), id(after))] = (before, after, moved)
+            self._remember(before, after, moved)
             self._version = version
             if ledger.closed:
                 # close() ran while this write was being made (the lock is
@@ -620,8 +613,7 @@ class SessionState(Connection[S]):
         ledger = self._ledger
         if ledger.closed:
             raise StaleSession(f"session {ledger.id} is closed")
-        p = change if type(change) is Patch else ledger.as_patch(change)
-        return ledger.store._ledger_write(ledger, p, None)
+        return ledger.write(ledger.as_patch(change))
 
     def close(self) -> None:
         """Detach from the store; later writes or syncs raise ``StaleSession``."""

@@ -145,19 +145,21 @@ def _linked_class(stock: type) -> type:
 
     methods: dict[str, Any] = {}
     fn: Any
-    for fn in (
-        update_options,
-        update_instructions,
-        update_tools,
-        aclose,
-        _create_session_update_event,
-        _create_tools_update_event,
+    # Each method with the SessionLink method it calls (whose docstring stands in
+    # for a stock method that has none).
+    for fn, impl in (
+        (update_options, SessionLink.update_options),
+        (update_instructions, SessionLink.update_instructions),
+        (update_tools, SessionLink.update_tools),
+        (aclose, SessionLink.aclose),
+        (_create_session_update_event, SessionLink.reconnect_update),
+        (_create_tools_update_event, SessionLink.restate_tools),
     ):
         name = fn.__name__
         original = getattr(stock, name)
         fn.__qualname__ = f"{stock.__qualname__}.{name}"
         fn.__module__ = stock.__module__
-        fn.__doc__ = original.__doc__ or SessionLink.__dict__[_LINK_METHODS[name]].__doc__
+        fn.__doc__ = original.__doc__ or impl.__doc__
         fn.__signature__ = inspect.signature(original)
         methods[name] = fn
     linked = type(stock)(
@@ -175,16 +177,6 @@ def _linked_class(stock: type) -> type:
     _LINKED[stock] = linked
     return linked
 
-
-#: Each method of a linked session class -> the SessionLink method it calls.
-_LINK_METHODS: Final = {
-    "update_options": "update_options",
-    "update_instructions": "update_instructions",
-    "update_tools": "update_tools",
-    "aclose": "aclose",
-    "_create_session_update_event": "reconnect_update",
-    "_create_tools_update_event": "restate_tools",
-}
 
 #: The keyword-only parameters of each plugin session class's ``update_options``.
 _SESSION_KEYWORDS: dict[type, frozenset[str]] = {}
@@ -376,9 +368,7 @@ class ModelAdapter:
             channel = getattr(session, "_msg_ch", None)
             if channel is not None and channel.closed:
                 continue
-            link = session.__dict__.get(ATTR)
-            if type(link) is not SessionLink:
-                link = self.link(session)
+            link = self.link(session)
             if not link.state.closed:
                 out.append(link)
         return out
@@ -584,8 +574,7 @@ class SessionLink:
             log.debug("dropped a write to a closed session: %r", change)
             return
         state.write(change)
-        self.sync()
-        self.mirror()
+        self.after_write()
 
     def after_write(self) -> None:
         """Send what the session now needs and bring the mirrors in step (after
